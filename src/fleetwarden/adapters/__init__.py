@@ -1,0 +1,1 @@
+"""Concrete I/O behind the ports: database, crypto, demo data, later discovery and feeds."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy 2 storage for SQLite (default) and PostgreSQL, with Alembic migrations."""

@@ -1,0 +1,306 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations are the source of truth
+for existing databases; this module must stay in step with the newest migration
+(a test compares them).
+
+Every tenant-owned table carries ``tenant_id``; repositories always filter on it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+TS = DateTime(timezone=True)
+
+
+def _tenant() -> Column[int]:
+    return Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False)
+
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(128), nullable=False, unique=True),
+    Column("settings", Text, nullable=False, default="{}"),
+    Column("created_at", TS, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("email", String(254), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(256)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("tenant_id", "email"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    _tenant(),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("label", String(128)),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS),
+    Column("revoked_at", TS),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("code", String(32)),
+    Column("address", String(256)),
+    Column("kind", String(64)),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("cidrs", Text, nullable=False, default="[]"),
+    Column("vlan", Integer),
+    Column("zone", String(32)),
+    Column("site_id", Integer, ForeignKey("sites.id")),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+suppliers = Table(
+    "suppliers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("contact_email", String(254)),
+    Column("disclosure_url", String(512)),
+    Column("notes", Text),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+device_models = Table(
+    "device_models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("vendor", String(128), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("device_type", String(32), nullable=False),
+    Column("category", String(16)),
+    Column("supplier_id", Integer, ForeignKey("suppliers.id")),
+    Column("end_of_support", Date),
+    UniqueConstraint("tenant_id", "vendor", "model"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    _tenant(),
+    Column("name", String(256), nullable=False),
+    Column("device_type", String(32), nullable=False),
+    Column("lifecycle_state", String(16), nullable=False),
+    Column("model_id", Integer, ForeignKey("device_models.id")),
+    Column("serial", String(128)),
+    Column("mac_addresses", Text, nullable=False, default=""),
+    Column("ip_addresses", Text, nullable=False, default=""),
+    Column("imei", String(15)),
+    Column("iccid", String(22)),
+    Column("vin", String(17)),
+    Column("hostname", String(253)),
+    Column("cert_sha256", String(64)),
+    Column("firmware_version", String(256)),
+    Column("site_id", Integer, ForeignKey("sites.id")),
+    Column("segment_id", Integer, ForeignKey("segments.id")),
+    Column("owner", String(256)),
+    Column("criticality", String(16), nullable=False),
+    Column("first_seen", TS),
+    Column("last_seen", TS),
+    Column("tags", Text, nullable=False, default=""),
+    Column("ever_in_service", Boolean, nullable=False, default=False),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    Index(None, "tenant_id", "device_type", "site_id", "id"),
+    Index(None, "tenant_id", "site_id", "id"),
+    Index(None, "tenant_id", "lifecycle_state", "id"),
+    Index(None, "tenant_id", "id"),
+    Index(None, "tenant_id", "name", "id"),
+    Index(None, "tenant_id", "last_seen", "id"),
+)
+
+# Strong identifiers are unique per tenant: this table is what refuses duplicates.
+device_identifiers = Table(
+    "device_identifiers",
+    metadata,
+    _tenant(),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(128), nullable=False),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    PrimaryKeyConstraint("tenant_id", "kind", "value"),
+    Index(None, "device_id"),
+)
+
+# Weak identifiers (IP, hostname) may be shared over time, so they only index.
+device_addresses = Table(
+    "device_addresses",
+    metadata,
+    _tenant(),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(253), nullable=False),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Index(None, "tenant_id", "kind", "value"),
+    Index(None, "device_id"),
+)
+
+software_components = Table(
+    "software_components",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(256), nullable=False),
+    Column("version", String(128)),
+    Column("purl", String(512)),
+    Column("cpe", String(512)),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+    ),
+    Column("model_id", Integer, ForeignKey("device_models.id", ondelete="CASCADE")),
+    Index(None, "tenant_id", "device_id"),
+    Index(None, "tenant_id", "model_id"),
+)
+
+iot_systems = Table(
+    "iot_systems",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("description", Text),
+    Column("scope", Text),
+    Column("data_flows", Text, nullable=False, default="[]"),
+    Column("raci", Text, nullable=False, default="[]"),
+    Column("device_ids", Text, nullable=False, default="[]"),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+data_items = Table(
+    "data_items",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("classification", String(32), nullable=False),
+    Column("description", Text),
+    Column("system_id", Integer, ForeignKey("iot_systems.id")),
+    Column("protected_by", Text, nullable=False, default="[]"),
+    Column("aggregate_of", Text, nullable=False, default="[]"),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+change_requests = Table(
+    "change_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("requester", String(256), nullable=False),
+    Column("approver", String(256)),
+    Column("reason", Text, nullable=False),
+    Column("reference", String(128)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("decided_at", TS),
+    Index(None, "tenant_id", "device_id"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(64), nullable=False),
+    Column("object_id", String(128), nullable=False),
+    Column("before", Text),
+    Column("after", Text),
+    Column("reason", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("tenant_id", "seq"),
+    Index(None, "tenant_id", "object_type", "object_id"),
+)
+
+# The head pointer: lets verification notice events cut from the end of the chain.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    _tenant(),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("signature", String(128), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+)

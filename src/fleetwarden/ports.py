@@ -1,0 +1,174 @@
+"""The interfaces services depend on. Adapters implement them; fakes in unit tests do too.
+
+A unit of work is one transaction scoped to one tenant: every repository it hands
+out filters by that tenant, so no service can forget to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from fleetwarden.domain.audit import AuditEvent, ChainHead, Checkpoint
+from fleetwarden.domain.identifiers import IdentifierKind
+from fleetwarden.domain.model import ChangeRequest, Device, Tenant, TenantSettings, User
+from fleetwarden.domain.records import Record, RecordKind
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class Signer(Protocol):
+    """Signs audit checkpoints with a key kept outside the database."""
+
+    @property
+    def key_id(self) -> str: ...
+
+    def sign_checkpoint(self, tenant_id: int, seq: int, hash: str, at: str) -> Checkpoint: ...
+
+    def verify_checkpoint(self, cp: Checkpoint) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceQuery:
+    state: str | None = None
+    device_type: str | None = None
+    site_id: int | None = None
+    segment_id: int | None = None
+    model_id: int | None = None
+    search: str | None = None
+    """Substring of name, serial or hostname."""
+    sort: str = "id"
+    descending: bool = False
+    limit: int = 50
+    after: tuple[Any, int] | None = None
+    """Keyset cursor: (sort value, id) of the last row of the previous page."""
+
+
+class DeviceRepository(Protocol):
+    def get(self, device_id: int) -> Device | None: ...
+
+    def find(self, query: DeviceQuery) -> list[Device]: ...
+
+    def count(self, query: DeviceQuery) -> int: ...
+
+    def iterate(self, query: DeviceQuery, batch: int = 5000) -> Iterator[Device]: ...
+
+    def lookup(self, kind: IdentifierKind, value: str) -> list[int]: ...
+
+    def add(self, device: Device) -> Device: ...
+
+    def add_many(self, batch: Sequence[Device]) -> list[tuple[int, str]]:
+        """Insert new devices in bulk; (index in batch, message) for each refused row."""
+        ...
+
+    def update(self, device: Device) -> Device: ...
+
+    def delete(self, device_id: int) -> None: ...
+
+
+class RecordRepository(Protocol):
+    def get(self, kind: RecordKind, record_id: int) -> Record | None: ...
+
+    def by_name(self, kind: RecordKind, name: str) -> Record | None: ...
+
+    def list(
+        self, kind: RecordKind, *, limit: int, offset: int, sort: str, descending: bool
+    ) -> list[Record]: ...
+
+    def count(self, kind: RecordKind) -> int: ...
+
+    def add(self, record: Record) -> Record: ...
+
+    def update(self, record: Record) -> Record: ...
+
+    def delete(self, kind: RecordKind, record_id: int) -> None: ...
+
+    def in_use(self, kind: RecordKind, record_id: int) -> str | None:
+        """Why the record cannot be deleted (what still refers to it), or None."""
+        ...
+
+
+class AuditRepository(Protocol):
+    def head(self) -> ChainHead | None: ...
+
+    def init_head(self, genesis: str) -> None: ...
+
+    def lock_head(self) -> ChainHead | None:
+        """Read the head for appending, holding a lock until the transaction ends."""
+        ...
+
+    def append(self, event: AuditEvent) -> None: ...
+
+    def add_checkpoint(self, cp: Checkpoint) -> None: ...
+
+    def events(self, after_seq: int = 0, batch: int = 5000) -> Iterator[AuditEvent]: ...
+
+    def checkpoints(self) -> Iterable[Checkpoint]: ...
+
+    def for_object(self, object_type: str, object_id: str) -> list[AuditEvent]: ...
+
+
+class ChangeRequestRepository(Protocol):
+    def get(self, cr_id: int) -> ChangeRequest | None: ...
+
+    def list(self, device_id: int | None = None) -> list[ChangeRequest]: ...
+
+    def add(self, cr: ChangeRequest) -> ChangeRequest: ...
+
+    def set_status(self, cr_id: int, status: str, approver: str | None) -> None: ...
+
+
+class UserRepository(Protocol):
+    def get(self, user_id: int) -> User | None: ...
+
+    def by_email(self, email: str) -> User | None: ...
+
+    def list(self) -> list[User]: ...
+
+    def add(self, user: User, password_hash: str | None) -> User: ...
+
+    def add_token(self, token_id: str, user_id: int, secret_hash: str, label: str) -> None: ...
+
+    def revoke_tokens(self, user_id: int) -> int: ...
+
+
+class TenantDirectory(Protocol):
+    """The only unscoped repository: finding tenants and the token that names one."""
+
+    def all(self) -> list[Tenant]: ...
+
+    def by_name(self, name: str) -> Tenant | None: ...
+
+    def by_id(self, tenant_id: int) -> Tenant | None: ...
+
+    def add(self, name: str, now: datetime) -> Tenant: ...
+
+    def save_settings(self, tenant_id: int, settings: TenantSettings) -> None: ...
+
+    def token(self, token_id: str) -> Any: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
+
+    tenant: Tenant
+    tenants: TenantDirectory
+    devices: DeviceRepository
+    records: RecordRepository
+    audit: AuditRepository
+    changes: ChangeRequestRepository
+    users: UserRepository
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def bind(self, tenant: Tenant) -> None:
+        """Scope the repositories to ``tenant`` (a unit of work opened without one)."""
+        ...
