@@ -81,9 +81,7 @@ def _check_json(value: object, depth: int = 0) -> None:
         for v in value:
             _check_json(v, depth + 1)
         return
-    raise TypeError(
-        f"{type(value).__name__} is not a JSON value; pass ISO-8601 strings for times"
-    )
+    raise TypeError(f"{type(value).__name__} is not a JSON value; pass ISO-8601 strings for times")
 
 
 def canonical_json(value: Any) -> bytes:
@@ -160,7 +158,8 @@ _SECRET_WHOLE_WORD = re.compile(
         (?:sim|user|admin|device)?pins?(?:code|codes|number)?
       | (?:wpa\d*)?psks?
       | [a-z]*pwd
-      | (?:o|basic|digest|proxy|http)?auth(?:n|z|s|orization|orisation|entication|token|key|header|code|data|info)?
+      | (?:o|basic|digest|proxy|http)?auth
+        (?:n|z|s|orization|orisation|entication|token|key|header|code|data|info)?
       | (?:j|php|user|login|auth)?sess(?:ion)?(?:s|id|key|token|cookie|data)?
     )$""",
     re.VERBOSE,
@@ -207,7 +206,9 @@ _PEM_PRIVATE_KEY = re.compile(
 )
 _URL_USERINFO = re.compile(
     # Greedy password up to the last "@" before the host, so "p@ss" is fully hidden.
-    r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\[\]]*):(?P<secret>[^\s/?#]+)@"
+    # The look-behind (not \b) keeps the scan linear on text like "a.a.a.a...".
+    r"(?P<prefix>(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\[\]]*)"
+    r":(?P<secret>[^\s/?#]+)@"
 )
 _BEARER = re.compile(r"\b(?P<scheme>[Bb]earer|BEARER)(?P<sp>\s+)(?P<token>[A-Za-z0-9\-._~+/]+=*)")
 _BASIC_HEADER = re.compile(r"(?i)(?P<prefix>\bauthorization\s*:\s*basic\s+)[A-Za-z0-9+/]+=*")
@@ -215,9 +216,7 @@ _JWT = re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Z
 _FW_TOKEN = re.compile(r"(?<![A-Za-z0-9])fw_[A-Za-z0-9_\-]{20,}")
 _AWS_KEY_ID = re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")
 _ARGON2 = re.compile(r"\$argon2(?:id|i|d)\$[A-Za-z0-9+/=,.$\-]+")
-_JSON_PAIR = re.compile(
-    r'"(?P<key>[^"\\\n]{1,100})"(?P<sep>\s*:\s*)"(?P<value>(?:[^"\\\n]|\\.)*)"'
-)
+_JSON_PAIR = re.compile(r'"(?P<key>[^"\\\n]{1,100})"(?P<sep>\s*:\s*)"(?P<value>(?:[^"\\\n]|\\.)*)"')
 _KEY_VALUE = re.compile(
     r"(?<![A-Za-z0-9_.\-])(?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,99})(?P<sep>\s*=\s*)"
     r"(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,'\"]+)"
@@ -596,9 +595,7 @@ def _check_event(
     except (TypeError, ValueError):
         recomputed = None
     if recomputed != event.hash:
-        return BrokenLink(
-            event.seq, f"event {event.seq}: content does not match its hash (edited)"
-        )
+        return BrokenLink(event.seq, f"event {event.seq}: content does not match its hash (edited)")
     if event.prev_hash != prev_hash:
         if expected == 1:
             return BrokenLink(1, "event 1: prev_hash is not the genesis hash (rewritten)")
@@ -650,8 +647,7 @@ def _dangling_checkpoint(
         return BrokenLink(cp.seq, f"checkpoint at seq {cp.seq} refers to no event")
     return BrokenLink(
         last_seq + 1,
-        f"checkpoint at seq {cp.seq} but chain ends at {last_seq} "
-        "(events deleted from the end)",
+        f"checkpoint at seq {cp.seq} but chain ends at {last_seq} (events deleted from the end)",
     )
 
 
@@ -666,8 +662,7 @@ def _check_head(
     if head.seq > last_seq:
         return BrokenLink(
             last_seq + 1,
-            f"head says seq {head.seq} but chain ends at {last_seq} "
-            "(events deleted from the end)",
+            f"head says seq {head.seq} but chain ends at {last_seq} (events deleted from the end)",
         )
     if head.seq < last_seq:
         return BrokenLink(
@@ -678,7 +673,6 @@ def _check_head(
     if head.hash != last_hash:
         return BrokenLink(
             max(head.seq, 1),
-            f"head hash does not match event {head.seq}'s hash "
-            "(last event or head rewritten)",
+            f"head hash does not match event {head.seq}'s hash (last event or head rewritten)",
         )
     return None

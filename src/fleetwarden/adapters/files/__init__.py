@@ -1,0 +1,1 @@
+"""Reading and writing the register's file formats (CSV, JSON, JSON Lines)."""

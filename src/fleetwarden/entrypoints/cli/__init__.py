@@ -1,0 +1,1 @@
+"""The ``fleetwarden`` command line (Typer + Rich)."""

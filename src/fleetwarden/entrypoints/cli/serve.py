@@ -1,0 +1,110 @@
+"""``fleetwarden serve`` and ``fleetwarden demo`` (what ``make run`` runs)."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleetwarden.adapters.db.engine import make_engine
+from fleetwarden.adapters.db.migrate import upgrade
+from fleetwarden.adapters.demo.estate import generate_demo_estate
+from fleetwarden.entrypoints.cli.admin import print_token
+from fleetwarden.entrypoints.cli.render import console
+from fleetwarden.entrypoints.cli.state import _os_user, state
+from fleetwarden.services import accounts, demo
+from fleetwarden.settings import load_settings
+
+DEMO_TENANT = "Northshire Police (demo)"
+DEMO_ADMIN = "admin@northshire.example"
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 5
+
+
+def configure_logging(log_dir: Path, level: str) -> Path:
+    """Size-limited, rotated log files in their own directory, mode 0700 (R12)."""
+    log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = log_dir / "fleetwarden.log"
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S%z"))
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    root.addHandler(handler)
+    return path
+
+
+def _serve(ctx: typer.Context, host: str, port: int, log_level: str) -> None:
+    import uvicorn
+
+    from fleetwarden.entrypoints.api.app import create_app
+
+    st = state(ctx)
+    app = st.app()
+    log_path = configure_logging(app.settings.log_dir, log_level)
+    logging.getLogger("fleetwarden").info("starting API on %s:%s", host, port)
+    console.print(f"logs: {log_path}", markup=False)
+    uvicorn.run(create_app(app), host=host, port=port, log_level=log_level.lower(),
+                access_log=False)
+    logging.getLogger("fleetwarden").info("API stopped")
+
+
+HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
+PortOpt = Annotated[int, typer.Option(help="TCP port.")]
+LevelOpt = Annotated[str, typer.Option(help="Log level: debug, info, warning, error.")]
+
+
+def serve(ctx: typer.Context, host: HostOpt = "127.0.0.1", port: PortOpt = 8080,
+          log_level: LevelOpt = "info") -> None:
+    """Serve the API and web pages."""
+    _serve(ctx, host, port, log_level)
+
+
+def demo_command(
+    ctx: typer.Context,
+    host: HostOpt = "127.0.0.1",
+    port: PortOpt = 8080,
+    devices: Annotated[int, typer.Option(help="How many demo devices.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed of the synthetic estate.")] = 7,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve",
+                                            help="Serve the API after seeding.")] = True,
+    log_level: LevelOpt = "info",
+) -> None:
+    """Create (once) the synthetic demo estate and serve it on http://HOST:PORT."""
+    st = state(ctx)
+    settings = load_settings(db_url=st.db, home=st.home)
+    upgrade(make_engine(settings.db_url))
+    platform = st.app().platform
+    existing = {t.name: t for t in accounts.tenants(platform)}
+    actor = f"cli:{_os_user()}"
+    if DEMO_TENANT in existing:
+        principal = accounts.local_principal(existing[DEMO_TENANT], _os_user())
+        token = accounts.issue_token(platform, principal, DEMO_ADMIN, "demo run").token
+        console.print(f"demo estate already in {settings.db_url}", markup=False)
+    else:
+        issued = accounts.create_tenant(platform, actor, DEMO_TENANT, DEMO_ADMIN)
+        token = issued.token
+        tenant = accounts.resolve_tenant(platform, DEMO_TENANT)
+        with console.status("seeding the synthetic demo estate ..."):
+            report = demo.seed(platform, accounts.local_principal(tenant, _os_user()),
+                               generate_demo_estate(seed=seed, device_count=devices))
+        console.print(
+            f"seeded {report.devices} devices, {report.sites} sites, {report.segments} "
+            f"segments, {report.models} models, {report.systems} IoT systems, "
+            f"{report.data_items} data items", markup=False)
+    url = f"http://{host}:{port}"
+    console.rule("fleetwarden demo")
+    console.print(f"  Home page:  {url}/\n  API docs:   {url}/docs\n  OpenAPI:    "
+                  f"{url}/openapi.json\n  Tenant:     {DEMO_TENANT}\n  Sign in:    send the "
+                  f"token below as 'Authorization: Bearer <token>'\n  Try:        curl -H "
+                  f"'Authorization: Bearer <token>' {url}/api/v1/devices?limit=5\n  Data:       "
+                  f"{settings.home}", markup=False, highlight=False)
+    print_token(token)
+    console.rule()
+    if serve_api:
+        _serve(ctx, host, port, log_level)

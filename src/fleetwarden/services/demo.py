@@ -1,0 +1,95 @@
+"""Seeding a tenant with the synthetic demo estate (no real personal data, R18).
+
+The estate arrives as plain records (from the demo adapter); this use case files
+them through the same services a user would, so the demo's audit log is real.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+from fleetwarden.domain.records import SPECS, RecordKind
+from fleetwarden.ports import DeviceQuery
+from fleetwarden.services import devices, importing, registry
+from fleetwarden.services.context import Platform, Principal
+
+_RENAMES = {"vdp_url": "disclosure_url", "vulnerability_disclosure_url": "disclosure_url",
+            "from": "source", "to": "destination"}
+
+
+class Estate(Protocol):
+    sites: Sequence[Mapping[str, Any]]
+    segments: Sequence[Mapping[str, Any]]
+    suppliers: Sequence[Mapping[str, Any]]
+    models: Sequence[Mapping[str, Any]]
+    devices: Sequence[Mapping[str, Any]]
+    iot_systems: Sequence[Mapping[str, Any]]
+    data_items: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class SeedReport:
+    sites: int
+    segments: int
+    suppliers: int
+    models: int
+    devices: int
+    systems: int
+    data_items: int
+
+
+def _accepted(kind: RecordKind, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep only the fields the record accepts (the estate carries extra generator data)."""
+    names = {f.name for f in fields(SPECS[kind].cls)} - {"id", "tenant_id"}
+    names |= {n[:-3] for n in names if n.endswith("_id")}
+    out = {}
+    for key, value in raw.items():
+        key = _RENAMES.get(key, key)
+        if key in names:
+            out[key] = value
+    return out
+
+
+def _member_ids(platform: Platform, principal: Principal, types: Sequence[str]) -> list[int]:
+    ids: list[int] = []
+    for device_type in types:
+        page = devices.list_devices(platform, principal,
+                                    DeviceQuery(device_type=device_type, limit=1000))
+        ids.extend(d.id for d in page.items if d.id is not None)
+    return ids
+
+
+def seed(platform: Platform, principal: Principal, estate: Estate) -> SeedReport:
+    simple = [
+        (RecordKind.SITE, estate.sites),
+        (RecordKind.SUPPLIER, estate.suppliers),
+        (RecordKind.SEGMENT, estate.segments),
+        (RecordKind.MODEL, estate.models),
+    ]
+    for kind, items in simple:
+        for raw in items:
+            registry.create(platform, principal, kind, _accepted(kind, raw))
+    report = importing.import_devices(
+        platform, principal, enumerate(estate.devices, start=1),
+        source={"file": "demo estate", "format": "generated", "sha256": "demo"},
+    )
+    if report.error_count:
+        first = report.errors[0]
+        raise RuntimeError(f"demo estate row {first[0]} rejected: {first[1]}")
+    for raw in estate.iot_systems:
+        body = _accepted(RecordKind.SYSTEM, raw)
+        body["data_flows"] = [
+            {_RENAMES.get(k, k): v for k, v in flow.items()} for flow in raw.get("data_flows", [])
+        ]
+        body["device_ids"] = _member_ids(platform, principal, raw.get("device_types", []))
+        registry.create(platform, principal, RecordKind.SYSTEM, body)
+    # Items before the aggregates that name them.
+    ordered = sorted(estate.data_items, key=lambda d: bool(d.get("aggregate_of")))
+    for raw in ordered:
+        registry.create(platform, principal, RecordKind.DATA_ITEM,
+                        _accepted(RecordKind.DATA_ITEM, raw))
+    return SeedReport(len(estate.sites), len(estate.segments), len(estate.suppliers),
+                      len(estate.models), report.created, len(estate.iot_systems),
+                      len(estate.data_items))
