@@ -214,8 +214,8 @@ def parse_device(raw: Mapping[str, object], *, partial: bool = False) -> DeviceD
         raise InputError(f"{'mac_addresses' if 'MAC' in str(exc) else 'ip_addresses'}: {exc}")
     tags = _list(raw, "tags")
     for tag in tags:
-        if len(tag) > 64 or not tag.isprintable():
-            raise InputError("tags: each tag is printable and at most 64 characters")
+        if len(tag) > 64 or not tag.isprintable() or ";" in tag:
+            raise InputError("tags: each tag is printable, without ';', at most 64 characters")
 
     first_text = _text(raw, "first_seen")
     last_text = _text(raw, "last_seen")
