@@ -84,10 +84,13 @@ def main() -> None:
     except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(1)
-    except Exception as exc:  # click usage errors come here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except Exception as exc:
+        # Click's usage errors arrive here in non-standalone mode (Typer vendors Click,
+        # so match the interface rather than a class).
+        show, code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(code, int):
+            show()
+            sys.exit(code)
+        logging.getLogger("fleetwarden").exception("unexpected error")
+        sys.stderr.write(f"error: internal error ({type(exc).__name__}); see the log\n")
+        sys.exit(1)
