@@ -29,7 +29,7 @@ from fleetwarden.services.context import Permission, Platform, Principal, requir
 
 _TOKEN = re.compile(r"^fw_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
-_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,127}$")
+_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()&'-]{0,127}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +82,7 @@ def create_tenant(platform: Platform, actor: str, name: str, admin_email: str) -
     """A new tenant, its audit chain, its first admin and that admin's first token."""
     name = name.strip()
     if not _TENANT_NAME.match(name):
-        raise InputError("tenant: 1-128 letters, digits, spaces, '.', '_' or '-'")
+        raise InputError("tenant: 1-128 letters, digits, spaces and . _ ( ) & ' -")
     email = _check_email(admin_email)
     token_id, secret, token = _new_token()
     with platform.uow(None, True) as uow:

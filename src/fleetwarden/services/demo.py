@@ -52,12 +52,16 @@ def _accepted(kind: RecordKind, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _member_ids(platform: Platform, principal: Principal, types: Sequence[str]) -> list[int]:
+def _member_ids(
+    platform: Platform, principal: Principal, types: Sequence[str], sites: Sequence[str]
+) -> list[int]:
+    """Devices of the system's types, at its sites when it names any."""
     ids: list[int] = []
     for device_type in types:
         page = devices.list_devices(platform, principal,
                                     DeviceQuery(device_type=device_type, limit=1000))
-        ids.extend(d.id for d in page.items if d.id is not None)
+        ids.extend(d.id for d in page.items
+                   if d.id is not None and (not sites or d.site in sites))
     return ids
 
 
@@ -83,7 +87,8 @@ def seed(platform: Platform, principal: Principal, estate: Estate) -> SeedReport
         body["data_flows"] = [
             {_RENAMES.get(k, k): v for k, v in flow.items()} for flow in raw.get("data_flows", [])
         ]
-        body["device_ids"] = _member_ids(platform, principal, raw.get("device_types", []))
+        body["device_ids"] = _member_ids(platform, principal, raw.get("device_types", []),
+                                         raw.get("sites", []))
         registry.create(platform, principal, RecordKind.SYSTEM, body)
     # Items before the aggregates that name them.
     ordered = sorted(estate.data_items, key=lambda d: bool(d.get("aggregate_of")))

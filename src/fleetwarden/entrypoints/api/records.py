@@ -6,13 +6,13 @@ IoT systems and data items, one router per kind generated from ``KINDS``.
 descending) and answer ``{"items", "total", "limit", "offset"}``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the endpoints below are built in a
+# closure and FastAPI must see their body types as objects, not as strings to resolve.
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from fleetwarden.domain.records import RecordKind
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
@@ -70,12 +70,14 @@ KINDS: tuple[KindApi, ...] = (
 
 
 def _page_model(spec: KindApi) -> type[BaseModel]:
-    name = spec.out.__name__.removesuffix("Out") + "Page"
-    model: type[BaseModel] = type(name, (Output,), {
-        "__annotations__": {"items": list[spec.out], "total": int, "limit": int,  # type: ignore[name-defined]
-                            "offset": int},
-        "__module__": __name__,
-    })
+    model: type[BaseModel] = create_model(
+        spec.out.__name__.removesuffix("Out") + "Page",
+        __base__=Output,
+        items=(list[spec.out], ...),  # type: ignore[name-defined]
+        total=(int, Field(description=f"All {spec.plural_label} of the tenant")),
+        limit=(int, ...),
+        offset=(int, ...),
+    )
     return model
 
 
