@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
-from fleetwarden.entrypoints.api.schemas import EventPage, VerifyOut
+from fleetwarden.entrypoints.api.schemas import MAX_ID, EventPage, VerifyOut
 from fleetwarden.entrypoints.presenters import event_view
 from fleetwarden.services import audit
 
@@ -38,12 +38,13 @@ def verify(platform: CurrentPlatform, principal: CurrentPrincipal) -> dict[str, 
 def events(
     platform: CurrentPlatform,
     principal: CurrentPrincipal,
-    after_seq: Annotated[int, Query(ge=0, description="Return events after this seq")] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_ID,
+                                    description="Return events after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
 ) -> dict[str, Any]:
     # services.audit.export streams the whole chain from the start; skip to after_seq.
     stream = audit.export(platform, principal)
-    items = []
+    items: list[dict[str, Any]] = []
     more = False
     try:
         for event in stream:
@@ -54,5 +55,7 @@ def events(
                 break
             items.append(event_view(event))
     finally:
-        stream.close()  # ends the read transaction now, not at garbage collection
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # ends the read transaction now, not at garbage collection
     return {"items": items, "next_after_seq": items[-1]["seq"] if more else None}

@@ -12,6 +12,10 @@ a user, changing a role or a tenant setting (e.g. change approval) takes effect 
 this API process up to TTL seconds later**. ``create_app(token_cache_ttl=0)``
 turns the cache off. Failures are never cached.
 
+Ordering: FastAPI reads (at most the size limit) and JSON-decodes a request body
+before it runs dependencies, so a syntactically broken JSON body is answered 400 even
+without a token; nothing reaches a service before authentication.
+
 What it must not do: decide what a principal may do (the services do), or keep the
 token itself anywhere (only its digest is a cache key).
 """

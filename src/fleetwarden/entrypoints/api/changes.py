@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
 from fleetwarden.entrypoints.api.schemas import (
     CONFLICT,
+    MAX_ID,
     NOT_FOUND,
     ChangeIn,
     ChangeList,
@@ -23,14 +24,15 @@ from fleetwarden.entrypoints.presenters import change_view
 from fleetwarden.services import changes
 
 router = APIRouter(prefix="/changes", tags=["changes"])
-ChangeId = Annotated[int, Path(ge=1, le=2**62)]
+ChangeId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.get("", response_model=ChangeList, summary="List change requests")
 def list_changes(
     platform: CurrentPlatform,
     principal: CurrentPrincipal,
-    device_id: Annotated[int | None, Query(ge=1, description="Only for this device")] = None,
+    device_id: Annotated[int | None, Query(ge=1, le=MAX_ID,
+                                           description="Only for this device")] = None,
 ) -> dict[str, Any]:
     return {"items": [change_view(c) for c in changes.list_requests(platform, principal,
                                                                      device_id)]}

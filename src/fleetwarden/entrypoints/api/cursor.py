@@ -17,6 +17,7 @@ from typing import Any
 from fleetwarden.errors import InputError
 
 MAX_CURSOR = 512
+MAX_ID = 2**62
 
 
 def encode(sort: str, descending: bool, after: tuple[Any, int]) -> str:
@@ -40,13 +41,15 @@ def decode(cursor: str, sort: str, descending: bool) -> tuple[Any, int]:
     if not isinstance(data, dict) or set(data) != {"s", "d", "v", "i"}:
         raise bad
     last_id, value = data["i"], data["v"]
-    if not isinstance(last_id, int) or isinstance(last_id, bool):
+    if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 <= last_id <= MAX_ID:
         raise bad
     if data["s"] != sort or data["d"] is not descending:
         raise InputError("cursor: made for another sort order; keep the same sort while paging")
     if sort == "id":
         if value != last_id:
             raise bad
+    elif isinstance(value, int):
+        raise bad
     elif sort == "name":
         if not isinstance(value, str):
             raise bad

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from fleetwarden.domain.identifiers import IdentifierKind
 from fleetwarden.domain.lifecycle import LifecycleState
@@ -18,6 +18,7 @@ from fleetwarden.entrypoints.api import cursor as cursors
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
 from fleetwarden.entrypoints.api.schemas import (
     CONFLICT,
+    MAX_ID,
     NOT_FOUND,
     DeviceCreate,
     DeviceDetail,
@@ -36,7 +37,7 @@ from fleetwarden.services.context import Platform, Principal
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
-DeviceId = Annotated[int, Path(ge=1, le=2**62, description="Device id")]
+DeviceId = Annotated[int, Path(ge=1, le=MAX_ID, description="Device id")]
 Reason = Annotated[str, Query(min_length=1, max_length=2000, description="Why (audited).")]
 
 
@@ -68,9 +69,12 @@ def list_devices(
     sort: Annotated[str, Query(pattern=r"^-?(id|name|last_seen)$",
                                description="id, name or last_seen; prefix - for "
                                "descending")] = "id",
-    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=cursors.MAX_CURSOR)] = None,
-    include_total: bool = False,
+    limit: Annotated[int, Query(ge=1, le=service.MAX_PAGE, description="Page size")] = 50,
+    cursor: Annotated[str | None, Query(max_length=cursors.MAX_CURSOR,
+                                        description="`next_cursor` of the previous page")]
+    = None,
+    include_total: Annotated[bool, Query(description="Also count all matching devices "
+                                         "(slower on large registers)")] = False,
 ) -> dict[str, Any]:
     descending = sort.startswith("-")
     key = sort.lstrip("-")
@@ -99,11 +103,11 @@ def list_devices(
              summary="Register a device", responses=CONFLICT)
 def create_device(
     platform: CurrentPlatform, principal: CurrentPrincipal, body: DeviceCreate,
-    response: Response,
+    request: Request, response: Response,
 ) -> dict[str, Any]:
     device = service.create_device(platform, principal,
                                    body.model_dump(mode="json", exclude_unset=True))
-    response.headers["Location"] = f"{router.prefix}/{device.id}"
+    response.headers["Location"] = f"{request.url.path.rstrip('/')}/{device.id}"
     return device_detail(device, principal.tenant.name)
 
 
@@ -136,7 +140,7 @@ def update_device(
     principal: CurrentPrincipal,
     device_id: DeviceId,
     body: DevicePatch,  # type: ignore[valid-type]
-    change_request: Annotated[int | None, Query(ge=1, description="Approved change "
+    change_request: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Approved change "
                                                 "request, when the tenant requires one")]
     = None,
     reason: Annotated[str | None, Query(max_length=2000)] = None,

@@ -68,7 +68,7 @@ def _rows(text: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _run(platform: Platform, principal: Principal, spool: IO[bytes], fmt: str,
          source: dict[str, Any], dry_run: bool) -> importing.ImportReport:
-    text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")  # type: ignore[type-var]
+    text = io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
     try:
         return importing.import_devices(platform, principal, _rows(text, fmt), source=source,
                                         dry_run=dry_run)

@@ -18,6 +18,7 @@ from fleetwarden.domain.records import RecordKind
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
 from fleetwarden.entrypoints.api.schemas import (
     CONFLICT,
+    MAX_ID,
     NOT_FOUND,
     DataItemIn,
     DataItemOut,
@@ -37,7 +38,7 @@ from fleetwarden.entrypoints.api.schemas import (
 from fleetwarden.entrypoints.presenters import record_view
 from fleetwarden.services import registry
 
-RecordId = Annotated[int, Path(ge=1, le=2**62)]
+RecordId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,9 @@ from fleetwarden.domain.vocab import Category, Criticality, DeviceType, Zone
 
 Text = StrictStr
 TextList = list[StrictStr]
+MAX_ID = 2**62
+"""Ids beyond this are refused as input (422) instead of overflowing a database integer."""
+Id = Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
 
 
 class Input(BaseModel):
@@ -42,7 +45,9 @@ def partial(
     """
     fields: dict[str, Any] = {}
     for field_name, info in model.model_fields.items():
-        annotation: Any = info.annotation if field_name in not_null else info.annotation | None
+        annotation: Any = info.annotation
+        if field_name not in not_null:
+            annotation = annotation | None
         if info.metadata:  # keep constraints such as max_length
             annotation = Annotated[(annotation, *info.metadata)]
         fields[field_name] = (annotation, Field(default=None, description=info.description))
@@ -66,8 +71,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorBody, "description": "Request body too large"},
     422: {"model": ErrorBody, "description": "Invalid input (the message names the field)"},
 }
-NOT_FOUND = {404: {"model": ErrorBody, "description": "No such object in your tenant"}}
-CONFLICT = {409: {"model": ErrorBody, "description": "Conflicts with stored state"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "No such object in your tenant"}}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorBody, "description": "Conflicts with stored state"}}
 
 
 # -------------------------------------------------------------------------- devices
@@ -160,7 +167,7 @@ class DeviceList(Output):
 class TransitionIn(Input):
     state: LifecycleState = Field(description="Target lifecycle state.")
     reason: Text = Field(min_length=1, max_length=2000)
-    change_request: StrictInt | None = Field(
+    change_request: Id | None = Field(
         default=None, description="Approved change request, when the tenant requires one.")
 
 
@@ -220,7 +227,7 @@ class VerifyOut(Output):
 
 # ------------------------------------------------------------------------- changes
 class ChangeIn(Input):
-    device_id: StrictInt
+    device_id: Id
     reason: Text = Field(min_length=1, max_length=2000)
     reference: Text | None = Field(default=None, max_length=256,
                                    description="e.g. a ticket number")
@@ -271,9 +278,9 @@ class SiteOut(Output):
 class SegmentIn(Input):
     name: Text
     cidrs: TextList | None = None
-    vlan: StrictInt | None = None
+    vlan: Annotated[StrictInt, Field(ge=-(2**31), le=2**31)] | None = None
     zone: Zone | None = None
-    site_id: StrictInt | None = None
+    site_id: Id | None = None
     site: Text | None = Field(default=None, description="Site name (instead of site_id).")
 
 
@@ -307,7 +314,7 @@ class ModelIn(Input):
     model: Text
     device_type: DeviceType
     category: Category | None = None
-    supplier_id: StrictInt | None = None
+    supplier_id: Id | None = None
     supplier: Text | None = Field(default=None, description="Supplier name.")
     end_of_support: date | None = None
 
@@ -343,7 +350,7 @@ class SystemIn(Input):
     scope: Text | None = None
     data_flows: list[DataFlowIO] | None = None
     raci: list[RaciIO] | None = Field(default=None, description="The RACI matrix.")
-    device_ids: list[StrictInt] | None = None
+    device_ids: list[Id] | None = None
 
 
 class SystemOut(Output):
@@ -361,10 +368,10 @@ class DataItemIn(Input):
     classification: Text = Field(
         description="OFFICIAL, OFFICIAL-SENSITIVE, SECRET or TOP SECRET")
     description: Text | None = None
-    system_id: StrictInt | None = None
+    system_id: Id | None = None
     system: Text | None = Field(default=None, description="IoT system name.")
     protected_by: TextList | None = None
-    aggregate_of: list[StrictInt | StrictStr] | None = Field(
+    aggregate_of: list[Id | StrictStr] | None = Field(
         default=None, description="Ids or names of the items this one aggregates.")
 
 
