@@ -5,22 +5,16 @@ import, change requests, tenant isolation, and the audit chain after it all."""
 from __future__ import annotations
 
 import base64
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
-from tests.integration.helpers import Env, make_env
+from fastapi.testclient import TestClient
 
 from fleetwarden.entrypoints.api import create_app
 from fleetwarden.services import accounts
-
-with warnings.catch_warnings():
-    # starlette.testclient prefers httpx2 and warns when it falls back to httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.helpers import Env, make_env
 
 V1 = "/api/v1"
 

@@ -4,21 +4,15 @@ sorting, partial updates, conflicts, deletes refused while in use, tenant isolat
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
-from tests.integration.helpers import make_env
+from fastapi.testclient import TestClient
 
 from fleetwarden.entrypoints.api import create_app
 from fleetwarden.services import accounts
-
-with warnings.catch_warnings():
-    # starlette.testclient prefers httpx2 and warns when it falls back to httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.helpers import make_env
 
 V1 = "/api/v1"
 

@@ -5,23 +5,17 @@ token), body size limits, and one error body for every kind of failure."""
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from starlette.exceptions import StarletteDeprecationWarning
-from tests.integration.helpers import Env, make_env
+from fastapi.testclient import TestClient
 
 from fleetwarden.entrypoints.api import create_app
 from fleetwarden.entrypoints.api.auth import TokenCache
 from fleetwarden.errors import StorageError
 from fleetwarden.services import accounts
-
-with warnings.catch_warnings():
-    # starlette.testclient prefers httpx2 and warns when it falls back to httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.helpers import Env, make_env
 
 MIB = 1024 * 1024
 ME = "/api/v1/me"

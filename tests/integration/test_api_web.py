@@ -7,21 +7,15 @@ import re
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import uvicorn
-from starlette.exceptions import StarletteDeprecationWarning
-from tests.integration.helpers import Env, make_env
+from fastapi.testclient import TestClient
 
 from fleetwarden.entrypoints.api import create_app
-
-with warnings.catch_warnings():
-    # starlette.testclient prefers httpx2 and warns when it falls back to httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
+from tests.integration.helpers import Env, make_env
 
 CSP = "default-src 'self'"
 
