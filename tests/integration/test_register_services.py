@@ -240,3 +240,33 @@ def test_keyset_pagination_visits_every_device_once(env: Env) -> None:
         assert len(seen) == 130 and len(set(seen)) == 130
         if sort == "name":
             assert seen == sorted(seen, reverse=True)
+
+
+def test_items_cannot_be_raised_above_an_aggregate_holding_them(env: Env) -> None:
+    p, a = env.platform, env.admin
+    item = registry.create(p, a, RecordKind.DATA_ITEM,
+                           {"name": "GPS fix", "classification": "OFFICIAL"})
+    registry.create(p, a, RecordKind.DATA_ITEM,
+                    {"name": "Patrol routes", "classification": "OFFICIAL-SENSITIVE",
+                     "aggregate_of": ["GPS fix"]})
+    with pytest.raises(InputError, match="Patrol routes"):
+        registry.update(p, a, RecordKind.DATA_ITEM, item.id, {"classification": "SECRET"})
+    assert registry.get(p, a, RecordKind.DATA_ITEM, item.id).classification.value == "OFFICIAL"
+
+
+def test_settings_changes_apply_to_principals_made_earlier(env: Env) -> None:
+    d = devices.create_device(env.platform, env.admin, CAM | {"lifecycle_state": "in_service"})
+    stale = env.admin  # made before the setting changed, as a cached API token would be
+    accounts.set_change_approval(env.platform, env.admin, True)
+    with pytest.raises(ApprovalRequired):
+        devices.transition(env.platform, stale, d.id, "maintenance", "fw")
+
+
+def test_empty_names_and_reasons_are_input_errors(env: Env) -> None:
+    d = devices.create_device(env.platform, env.admin, CAM)
+    with pytest.raises(InputError, match="name"):
+        devices.update_device(env.platform, env.admin, d.id, {"name": None})
+    with pytest.raises(InputError, match="reason"):
+        devices.transition(env.platform, env.admin, d.id, "procured", "  ")
+    with pytest.raises(InputError, match="type"):
+        devices.list_devices(env.platform, env.admin, DeviceQuery(device_type="toaster"))

@@ -95,11 +95,16 @@ def verify(platform: Platform, principal: Principal) -> ChainReport:
         )
 
 
-def export(platform: Platform, principal: Principal) -> Iterator[AuditEvent]:
-    """Every event of the tenant, oldest first."""
+def export(
+    platform: Platform, principal: Principal, after_seq: int = 0
+) -> Iterator[AuditEvent]:
+    """Every event of the tenant after ``after_seq``, oldest first.
+
+    A generator holding a connection: close it (or exhaust it) when done.
+    """
     require(principal, Permission.READ_AUDIT)
     with platform.uow(principal.tenant, False) as uow:
-        yield from uow.audit.events()
+        yield from uow.audit.events(after_seq=after_seq)
 
 
 def history(

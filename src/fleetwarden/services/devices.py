@@ -18,6 +18,7 @@ from fleetwarden.domain.lifecycle import (
 )
 from fleetwarden.domain.model import Device, DeviceModel
 from fleetwarden.domain.records import RecordKind
+from fleetwarden.domain.vocab import DeviceType
 from fleetwarden.errors import ApprovalRequired, IllegalTransition, InputError, NotFound
 from fleetwarden.ports import DeviceQuery, UnitOfWork
 from fleetwarden.services import audit
@@ -194,6 +195,8 @@ def list_devices(
             parse_state(query.state)
         except ValueError as exc:
             raise InputError(str(exc)) from None
+    if query.device_type and query.device_type not in DeviceType.__members__.values():
+        raise InputError(f"type: unknown device type {query.device_type[:40]!r}")
     with platform.uow(principal.tenant, False) as uow:
         items = uow.devices.find(query)
         total = uow.devices.count(query) if with_total else None
@@ -209,6 +212,7 @@ def resolve_site_or_segment(
     platform: Platform, principal: Principal, kind: RecordKind, name: str
 ) -> int:
     """Filter helper: the id of a site or segment given by name (or numeric id)."""
+    require(principal, Permission.READ)
     with platform.uow(principal.tenant, False) as uow:
         if name.isdigit() and uow.records.get(kind, int(name)) is not None:
             return int(name)
@@ -268,6 +272,8 @@ def update_device(
     if "id" in raw or "tenant" in raw:
         raise InputError("id and tenant cannot be changed")
     draft = parse_device(raw, partial=True)
+    if "name" in raw and not draft.name:
+        raise InputError("name: cannot be empty")
     with platform.uow(principal.tenant, True) as uow:
         current = _get(uow, device_id)
         merged = _merge_draft(current, draft, raw)
@@ -342,6 +348,8 @@ def transition(
     facts: Mapping[str, object] | None = None,
 ) -> Device:
     require(principal, Permission.TRANSITION)
+    if not reason.strip():
+        raise InputError("reason: required for every transition")
     try:
         target_state = parse_state(target)
     except ValueError as exc:

@@ -39,6 +39,14 @@ def _validate(uow: UnitOfWork, record: Record) -> None:
         for device_id in record.device_ids:
             if uow.devices.get(device_id) is None:
                 raise InputError(f"device_ids: device {device_id} not found")
+    if isinstance(record, DataItem) and record.id is not None:
+        for other in uow.records.list(RecordKind.DATA_ITEM, limit=MAX_PAGE, offset=0,
+                                      sort="id", descending=False):
+            if isinstance(other, DataItem) and record.id in other.aggregate_of:
+                problem = check_aggregate(other.classification, [record.classification])
+                if problem:
+                    raise InputError(f"classification: {other.name!r} aggregates this item "
+                                     f"and would be {problem}")
     if isinstance(record, DataItem) and record.aggregate_of:
         if record.id is not None and record.id in record.aggregate_of:
             raise InputError("aggregate_of: a data item cannot aggregate itself")

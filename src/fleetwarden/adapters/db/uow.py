@@ -19,7 +19,7 @@ from fleetwarden.adapters.db.devices import SqlDeviceRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
 from fleetwarden.adapters.db.records import SqlRecordRepository
 from fleetwarden.domain.model import Tenant
-from fleetwarden.errors import StorageError
+from fleetwarden.errors import NotFound, StorageError
 
 
 class SqlUnitOfWork:
@@ -57,9 +57,13 @@ class SqlUnitOfWork:
     def bind(self, tenant: Tenant) -> None:
         """Scope the repositories to ``tenant`` (used when a tenant is created)."""
         conn = self.connection
-        self.tenant = tenant
         tid = tenant.id
         assert tid is not None
+        # Settings change while tokens are cached: always act on the stored ones.
+        fresh = self.tenants.by_id(tid)
+        if fresh is None:
+            raise NotFound(f"tenant {tenant.name!r} no longer exists")
+        self.tenant = fresh
         self.devices = SqlDeviceRepository(conn, tid, self._now)
         self.records = SqlRecordRepository(conn, tid)
         self.audit = SqlAuditRepository(conn, tid)

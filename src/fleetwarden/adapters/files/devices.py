@@ -57,11 +57,18 @@ def read_rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     with fh:
-        reader = {"csv": _csv_rows, "json": _json_array_rows, "jsonl": _jsonl_rows}[fmt]
         try:
-            yield from reader(fh)
+            yield from read_stream(fh, fmt)
         except UnicodeDecodeError:
             raise InputError(f"{path.name}: not UTF-8 text") from None
+
+
+def read_stream(fh: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """The same as ``read_rows`` for an open text stream (an HTTP body, say)."""
+    readers = {"csv": _csv_rows, "json": _json_array_rows, "jsonl": _jsonl_rows}
+    if fmt not in readers:
+        raise InputError(f"format: csv, json or jsonl, not {fmt[:20]!r}")
+    return readers[fmt](fh)
 
 
 def _csv_rows(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:

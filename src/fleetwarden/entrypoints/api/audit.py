@@ -42,14 +42,11 @@ def events(
                                     description="Return events after this seq")] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_EVENTS)] = 100,
 ) -> dict[str, Any]:
-    # services.audit.export streams the whole chain from the start; skip to after_seq.
-    stream = audit.export(platform, principal)
+    stream = audit.export(platform, principal, after_seq)
     items: list[dict[str, Any]] = []
     more = False
     try:
         for event in stream:
-            if event.seq <= after_seq:
-                continue
             if len(items) == limit:
                 more = True
                 break

@@ -25,8 +25,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-# The CLI's streaming readers (adapters/files); see the note in the API hand-over.
-from fleetwarden.adapters.files.devices import _csv_rows, _json_array_rows, _jsonl_rows
+from fleetwarden.adapters.files.devices import read_stream
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
 from fleetwarden.entrypoints.api.limits import IMPORT_BODY_LIMIT
 from fleetwarden.entrypoints.api.schemas import ERROR_RESPONSES, ImportReport
@@ -45,7 +44,6 @@ _FORMATS = {
     "application/jsonl": "jsonl",
     "application/json-lines": "jsonl",
 }
-_READERS = {"json": _json_array_rows, "csv": _csv_rows, "jsonl": _jsonl_rows}
 
 
 def _format(content_type: str | None) -> str:
@@ -61,7 +59,7 @@ def _format(content_type: str | None) -> str:
 
 def _rows(text: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        yield from _READERS[fmt](text)
+        yield from read_stream(text, fmt)
     except UnicodeDecodeError:
         raise InputError("body: not UTF-8 text") from None
 
