@@ -71,7 +71,9 @@ def resolve_tenant(platform: Platform, name: str | None) -> Tenant:
             return found
         every = uow.tenants.all()
     if not every:
-        raise ConfigurationError("no tenant yet: run `fleetwarden init --tenant NAME --admin EMAIL`")
+        raise ConfigurationError(
+            "no tenant yet: run `fleetwarden init --tenant NAME --admin EMAIL`"
+        )
     if len(every) > 1:
         names = ", ".join(t.name for t in every[:10])
         raise InputError(f"several tenants ({names}): choose one with --tenant")

@@ -44,9 +44,9 @@ def decide(
             raise PermissionDenied("the requester cannot approve their own change request")
         status = "approved" if approve else "rejected"
         uow.changes.set_status(cr_id, status, principal.actor)
-        audit.record(platform, uow, principal.actor, f"change.{status[:-1] if approve else 'reject'}",
-                     "change_request", cr_id, before={"status": "pending"},
-                     after={"status": status}, reason=reason)
+        action = "change.approve" if approve else "change.reject"
+        audit.record(platform, uow, principal.actor, action, "change_request", cr_id,
+                     before={"status": "pending"}, after={"status": status}, reason=reason)
         uow.commit()
         found = uow.changes.get(cr_id)
         assert found is not None

@@ -61,7 +61,8 @@ def can(principal: Principal, permission: str) -> bool:
 
 def require(principal: Principal, permission: str) -> None:
     if not can(principal, permission):
-        raise PermissionDenied(f"role {principal.role.value} may not {permission.replace('_', ' ')}")
+        what = permission.replace("_", " ")
+        raise PermissionDenied(f"role {principal.role.value} may not {what}")
 
 
 @dataclass(frozen=True)

@@ -298,7 +298,7 @@ def _cr_note(cr: int | None) -> dict[str, Any]:
 
 def _merge_draft(current: Device, draft: DeviceDraft, raw: Mapping[str, Any]) -> DeviceDraft:
     """Fields absent from a PATCH body keep their stored values."""
-    keep = {
+    keep: dict[str, Any] = {
         "name": current.name,
         "device_type": current.device_type,
         "serial": current.serial,

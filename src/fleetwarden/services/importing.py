@@ -7,7 +7,10 @@ Memory stays flat: nothing per row is kept after its batch is written.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import gc
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,33 @@ from fleetwarden.services.devices import Resolver
 
 BATCH = 5000
 MAX_REPORTED_ERRORS = 100
+#: Young-generation threshold of the cyclic GC while an import runs. Each row allocates
+#: a few dozen objects, none of them in cycles; with the default (700) the collector
+#: runs every few rows and re-scans the batch in hand, about a tenth of the import's
+#: CPU time. Restored when the last running import ends.
+IMPORT_GC_THRESHOLD = 50_000
+
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_saved: tuple[int, ...] = ()
+
+
+@contextmanager
+def _fewer_gc_passes() -> Iterator[None]:
+    global _gc_users, _gc_saved
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_saved = gc.get_threshold()
+            if _gc_saved[0] and _gc_saved[0] < IMPORT_GC_THRESHOLD:  # 0: GC is disabled
+                gc.set_threshold(IMPORT_GC_THRESHOLD, *_gc_saved[1:])
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_saved)
 
 
 @dataclass
@@ -56,7 +86,7 @@ def import_devices(
     require(principal, Permission.WRITE)
     report = ImportReport(dry_run=dry_run)
     tenant_name = principal.tenant.name
-    with platform.uow(principal.tenant, True) as uow:
+    with _fewer_gc_passes(), platform.uow(principal.tenant, True) as uow:
         resolver = Resolver(platform, principal, uow)
         batch: list[Device] = []
         numbers: list[int] = []
@@ -78,7 +108,8 @@ def import_devices(
                 if tenant not in (None, "", tenant_name):
                     raise InputError(f"tenant: row belongs to {str(tenant)[:40]!r}, not "
                                      f"{tenant_name!r}")
-                record = {k: v for k, v in raw.items() if k not in ("id", "tenant")}
+                record = (raw if "id" not in raw and tenant is None
+                          else {k: v for k, v in raw.items() if k not in ("id", "tenant")})
                 device = resolver.device(parse_device(record))
             except FleetwardenError as exc:
                 report.add_error(number, str(exc))

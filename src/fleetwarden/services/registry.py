@@ -4,6 +4,7 @@ IoT systems (scope, data flows, RACI) and data items (classification, R7)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from fleetwarden.domain.classification import check_aggregate
@@ -129,7 +130,7 @@ def list_records(
     require(principal, Permission.READ)
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InputError(f"limit: between 1 and {MAX_PAGE}; offset: 0 or more")
-    fields = set(SPECS[kind].cls.__dataclass_fields__)
+    fields = {f.name for f in dataclass_fields(SPECS[kind].cls)}
     if sort not in fields:
         raise InputError(f"sort: unknown field {sort!r}; one of {', '.join(sorted(fields))}")
     with platform.uow(principal.tenant, False) as uow:

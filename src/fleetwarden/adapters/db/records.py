@@ -114,7 +114,7 @@ class SqlRecordRepository:
         self, kind: RecordKind, *, limit: int, offset: int, sort: str, descending: bool
     ) -> list[Record]:
         t = TABLES[kind]
-        col = t.c[sort] if sort in t.c else t.c.id
+        col = t.c.get(sort, t.c.id)
         order = [col.desc() if descending else col.asc(), t.c.id]
         rows = self._conn.execute(
             select(t).where(t.c.tenant_id == self._tenant).order_by(*order)

@@ -172,7 +172,7 @@ def _json_array_rows(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
                 if not more:
                     raise InputError(f"JSON element {number + 1}: {exc.msg}") from None
                 if len(buf) - pos > 16 * _CHUNK:
-                    raise InputError(f"JSON element {number + 1}: larger than 1 MiB")
+                    raise InputError(f"JSON element {number + 1}: larger than 1 MiB") from None
                 buf, pos = buf[pos:] + more, 0
         number += 1
         yield number, _check_record(number, value)
