@@ -270,3 +270,26 @@ def test_empty_names_and_reasons_are_input_errors(env: Env) -> None:
         devices.transition(env.platform, env.admin, d.id, "procured", "  ")
     with pytest.raises(InputError, match="type"):
         devices.list_devices(env.platform, env.admin, DeviceQuery(device_type="toaster"))
+
+
+def test_software_components_on_devices_and_models(env: Env) -> None:
+    p, a = env.platform, env.admin
+    d = devices.create_device(p, a, CAM)
+    on_device = registry.create(p, a, RecordKind.COMPONENT, {
+        "name": "busybox", "version": "1.31.1", "purl": "pkg:generic/busybox@1.31.1",
+        "device_id": d.id})
+    on_model = registry.create(p, a, RecordKind.COMPONENT, {
+        "name": "busybox", "version": "1.31.1", "model": "Hikvision/DS-2CD2143G2-I",
+        "cpe": "cpe:2.3:a:busybox:busybox:1.31.1:*:*:*:*:*:*:*"})
+    assert on_device.device_id == d.id and on_model.model_id == d.model_id
+    for bad, message in (
+        ({"name": "x"}, "one device"),
+        ({"name": "x", "device_id": d.id, "model": "Hikvision/DS-2CD2143G2-I"}, "one device"),
+        ({"name": "x", "device_id": 999999}, "not found"),
+        ({"name": "x", "device_id": d.id, "purl": "busybox"}, "pkg:"),
+        ({"name": "x", "device_id": d.id, "cpe": "busybox"}, "CPE"),
+    ):
+        with pytest.raises(InputError, match=message):
+            registry.create(p, a, RecordKind.COMPONENT, bad)
+    items, total = registry.list_records(p, a, RecordKind.COMPONENT)
+    assert total == 2

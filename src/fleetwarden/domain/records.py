@@ -25,6 +25,7 @@ from fleetwarden.domain.model import (
     RaciEntry,
     Segment,
     Site,
+    SoftwareComponent,
     Supplier,
 )
 from fleetwarden.domain.vocab import Category, DeviceType, Zone
@@ -38,9 +39,10 @@ class RecordKind(StrEnum):
     MODEL = "model"
     SYSTEM = "system"
     DATA_ITEM = "data_item"
+    COMPONENT = "component"
 
 
-Record = Site | Segment | Supplier | DeviceModel | IoTSystem | DataItem
+Record = Site | Segment | Supplier | DeviceModel | IoTSystem | DataItem | SoftwareComponent
 Resolver = Callable[[RecordKind, object], int]
 """Turns a reference (id or name) into the id of a record of the caller's tenant."""
 
@@ -307,6 +309,30 @@ def _data_item(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> Dat
     )
 
 
+def _component(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> SoftwareComponent:
+    purl = _str(raw, "purl", limit=512)
+    if purl and not purl.startswith("pkg:"):
+        raise InputError("purl: a package URL starts with 'pkg:'")
+    cpe = _str(raw, "cpe", limit=512)
+    if cpe and not cpe.startswith(("cpe:2.3:", "cpe:/")):
+        raise InputError("cpe: expected a CPE 2.3 name (cpe:2.3:...) or a CPE URI (cpe:/...)")
+    device_id = _int(raw, "device_id", 1, 2**62)
+    model_id = _ref(raw, "model", RecordKind.MODEL, resolve)
+    if (device_id is None) == (model_id is None):
+        raise InputError("a component is installed on one device (device_id) or one model "
+                         "(model_id / model as vendor/model)")
+    return SoftwareComponent(
+        id=None,
+        tenant_id=tenant_id,
+        name=_required(_str(raw, "name", limit=256), "name"),
+        version=_str(raw, "version", limit=128),
+        purl=purl,
+        cpe=cpe,
+        device_id=device_id,
+        model_id=model_id,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class KindSpec:
     kind: RecordKind
@@ -325,7 +351,14 @@ SPECS: dict[RecordKind, KindSpec] = {
     ),
     RecordKind.SYSTEM: KindSpec(RecordKind.SYSTEM, IoTSystem, _system, lambda r: r.name),
     RecordKind.DATA_ITEM: KindSpec(RecordKind.DATA_ITEM, DataItem, _data_item, lambda r: r.name),
+    RecordKind.COMPONENT: KindSpec(
+        RecordKind.COMPONENT, SoftwareComponent, _component,
+        lambda r: f"{r.name} {r.version or ''}".strip(),
+    ),
 }
+
+#: Kinds whose names need not be unique (many devices run busybox).
+UNNAMED_KINDS = frozenset({RecordKind.COMPONENT})
 
 
 def parse_record(

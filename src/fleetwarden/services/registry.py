@@ -8,8 +8,15 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from fleetwarden.domain.classification import check_aggregate
-from fleetwarden.domain.model import DataItem, IoTSystem
-from fleetwarden.domain.records import SPECS, Record, RecordKind, parse_record, to_plain
+from fleetwarden.domain.model import DataItem, IoTSystem, SoftwareComponent
+from fleetwarden.domain.records import (
+    SPECS,
+    UNNAMED_KINDS,
+    Record,
+    RecordKind,
+    parse_record,
+    to_plain,
+)
 from fleetwarden.errors import Conflict, InputError, NotFound
 from fleetwarden.ports import UnitOfWork
 from fleetwarden.services import audit
@@ -36,6 +43,9 @@ def _resolver(uow: UnitOfWork) -> Any:
 
 def _validate(uow: UnitOfWork, record: Record) -> None:
     """Cross-record rules the parser cannot check alone."""
+    if (isinstance(record, SoftwareComponent) and record.device_id is not None
+            and uow.devices.get(record.device_id) is None):
+        raise InputError(f"device_id: device {record.device_id} not found")
     if isinstance(record, IoTSystem):
         for device_id in record.device_ids:
             if uow.devices.get(device_id) is None:
@@ -63,6 +73,8 @@ def _validate(uow: UnitOfWork, record: Record) -> None:
 
 def _unique(uow: UnitOfWork, record: Record) -> None:
     kind = _kind(record)
+    if kind in UNNAMED_KINDS:
+        return
     key = (f"{record.vendor}/{record.model}" if kind is RecordKind.MODEL  # type: ignore[union-attr]
            else record.name)  # type: ignore[union-attr]
     other = uow.records.by_name(kind, key)

@@ -35,6 +35,7 @@ TABLES: dict[RecordKind, Table] = {
     RecordKind.MODEL: device_models,
     RecordKind.SYSTEM: iot_systems,
     RecordKind.DATA_ITEM: data_items,
+    RecordKind.COMPONENT: software_components,
 }
 NAME_COLUMN = {RecordKind.MODEL: "model"}
 JSON_FIELDS = {"cidrs", "data_flows", "raci", "device_ids", "protected_by", "aggregate_of"}
@@ -161,6 +162,7 @@ class SqlRecordRepository:
                                (software_components, "model_id", "software components")],
             RecordKind.SYSTEM: [(data_items, "system_id", "data items")],
             RecordKind.DATA_ITEM: [],
+            RecordKind.COMPONENT: [],
         }
         for table, column, label in refs[kind]:
             n = self._conn.execute(

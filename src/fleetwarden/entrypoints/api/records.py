@@ -20,6 +20,8 @@ from fleetwarden.entrypoints.api.schemas import (
     CONFLICT,
     MAX_ID,
     NOT_FOUND,
+    ComponentIn,
+    ComponentOut,
     DataItemIn,
     DataItemOut,
     ModelIn,
@@ -67,6 +69,9 @@ KINDS: tuple[KindApi, ...] = (
             SystemOut, "IoT systems: scope, data flows and the RACI matrix."),
     KindApi(RecordKind.DATA_ITEM, "data-items", "data item", "data items", "data-items",
             DataItemIn, DataItemOut, "Data items with their security classification."),
+    KindApi(RecordKind.COMPONENT, "components", "software component", "software components",
+            "components", ComponentIn, ComponentOut,
+            "Software installed on a device or shipped with a model (name, version, purl, CPE)."),
 )
 
 

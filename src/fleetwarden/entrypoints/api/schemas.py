@@ -383,3 +383,25 @@ class DataItemOut(Output):
     system_id: int | None
     protected_by: list[str]
     aggregate_of: list[int]
+
+
+class ComponentIn(Input):
+    name: Text
+    version: Text | None = None
+    purl: Text | None = Field(default=None,
+                              description="Package URL, e.g. pkg:generic/busybox@1.31.1")
+    cpe: Text | None = Field(default=None, description="CPE 2.3 name")
+    device_id: Id | None = Field(default=None, description="The device it is installed on.")
+    model_id: Id | None = Field(default=None, description="Or the model it ships with.")
+    model: Text | None = Field(default=None,
+                               description="The model as vendor/model (instead of model_id).")
+
+
+class ComponentOut(Output):
+    id: int
+    name: str
+    version: str | None
+    purl: str | None
+    cpe: str | None
+    device_id: int | None
+    model_id: int | None

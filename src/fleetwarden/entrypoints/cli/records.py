@@ -31,6 +31,7 @@ COLUMNS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.SYSTEM: ("id", "name", "description"),
     RecordKind.DATA_ITEM: ("id", "name", "classification", "system_id", "protected_by",
                            "aggregate_of"),
+    RecordKind.COMPONENT: ("id", "name", "version", "purl", "cpe", "device_id", "model_id"),
 }
 HELP = {
     RecordKind.SITE: "Sites and locations.",
@@ -39,6 +40,7 @@ HELP = {
     RecordKind.MODEL: "Device models (vendor, model, type, end of support).",
     RecordKind.SYSTEM: "IoT systems: scope, data flows, RACI matrix, member devices.",
     RecordKind.DATA_ITEM: "Data items and their security classification.",
+    RecordKind.COMPONENT: "Software components installed on a device or a model.",
 }
 FileOpt = Annotated[Path | None, typer.Option("--file", help="Fields as a JSON file.")]
 
@@ -60,8 +62,9 @@ def _body(fields: list[str] | None, json_text: str | None, file: Path | None) ->
         if isinstance(body[key], str):
             parts = [p.strip() for p in body[key].split(";") if p.strip()]
             body[key] = [int(p) if key == "device_ids" and p.isdigit() else p for p in parts]
-    if "vlan" in body and isinstance(body["vlan"], str) and body["vlan"].isdigit():
-        body["vlan"] = int(body["vlan"])
+    for key in ("vlan", "device_id", "model_id"):
+        if isinstance(body.get(key), str) and body[key].isdigit():
+            body[key] = int(body[key])
     return body
 
 
@@ -131,4 +134,5 @@ COMMAND_NAMES = {
     RecordKind.MODEL: "models",
     RecordKind.SYSTEM: "systems",
     RecordKind.DATA_ITEM: "data-items",
+    RecordKind.COMPONENT: "components",
 }
