@@ -69,6 +69,10 @@ class DeviceRepository(Protocol):
 
     def delete(self, device_id: int) -> None: ...
 
+    def refresh_statistics(self) -> None:
+        """Tell the query planner about a bulk load (may commit work of its own)."""
+        ...
+
 
 class RecordRepository(Protocol):
     def get(self, kind: RecordKind, record_id: int) -> Record | None: ...

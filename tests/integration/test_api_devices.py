@@ -251,8 +251,6 @@ def test_pagination_filters_and_sorting(api: Api) -> None:
         "items": [], "next_cursor": None, "total": 0}
 
 
-@pytest.mark.xfail(strict=True, reason="core: keyset paging on last_seen breaks on NULLs "
-                   "(adapters/db/devices.py find(): `col > None`); a clean 500 until fixed")
 def test_paging_by_last_seen_with_devices_never_seen(api: Api) -> None:
     rows = [{"name": f"d{i}", "device_type": "sensor"}
             | ({"last_seen": f"2026-01-0{i}T00:00:00Z"} if i % 2 else {}) for i in range(1, 9)]

@@ -223,9 +223,12 @@ def _parse_checked(raw: Mapping[str, object], partial: bool) -> DeviceDraft:
 
     try:
         macs = _dedupe([ids.normalise_mac(m) for m in _list(raw, "mac_addresses")])
+    except InputError as exc:
+        raise InputError(f"mac_addresses: {exc}") from None
+    try:
         ips = _dedupe([ids.normalise_ip(i) for i in _list(raw, "ip_addresses")])
     except InputError as exc:
-        raise InputError(f"{'mac_addresses' if 'MAC' in str(exc) else 'ip_addresses'}: {exc}")
+        raise InputError(f"ip_addresses: {exc}") from None
     tags = _list(raw, "tags")
     for tag in tags:
         if _bad_tag(tag):

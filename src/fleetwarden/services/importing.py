@@ -23,6 +23,8 @@ from fleetwarden.services.devices import Resolver
 
 BATCH = 5000
 MAX_REPORTED_ERRORS = 100
+ANALYZE_AFTER = 10_000
+"""Imports this big refresh the planner's statistics afterwards."""
 #: Young-generation threshold of the cyclic GC while an import runs. Each row allocates
 #: a few dozen objects, none of them in cycles; with the default (700) the collector
 #: runs every few rows and re-scans the batch in hand, about a tenth of the import's
@@ -125,6 +127,8 @@ def import_devices(
         report.models_created = len(resolver.models_created)
         if report.rows == 0:
             raise InputError("the file holds no device rows")
+        if report.error_count:
+            report.created = report.models_created = 0
         if report.error_count or dry_run:
             return report  # leaving the unit of work rolls everything back
         audit.record(
@@ -135,4 +139,7 @@ def import_devices(
         )
         uow.commit()
         report.committed = True
+        if report.created >= ANALYZE_AFTER:
+            uow.devices.refresh_statistics()
+            uow.commit()
         return report

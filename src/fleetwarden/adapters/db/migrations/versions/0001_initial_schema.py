@@ -229,7 +229,6 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=253), nullable=False),
     sa.Column('device_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_addresses_device_id_devices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_device_addresses_tenant_id_tenants'))
     )
     with op.batch_alter_table('device_addresses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_device_addresses_device_id'), ['device_id'], unique=False)
@@ -241,7 +240,6 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=128), nullable=False),
     sa.Column('device_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_identifiers_device_id_devices'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_device_identifiers_tenant_id_tenants')),
     sa.PrimaryKeyConstraint('tenant_id', 'kind', 'value', name=op.f('pk_device_identifiers'))
     )
     with op.batch_alter_table('device_identifiers', schema=None) as batch_op:
