@@ -153,3 +153,24 @@ def test_audit_export_formats(db: str) -> None:
 def test_missing_schema_gives_a_hint(tmp_path: Path) -> None:
     r = run_cli("devices", "list", db=f"sqlite:///{tmp_path}/empty.db")
     assert r.returncode == 1 and "fleetwarden init" in r.stderr
+
+
+def test_change_control_from_the_cli(db: str) -> None:
+    assert run_cli("devices", "add", "door-1", "-s", "device_type=door_lock", "-s",
+                   "lifecycle_state=in_service", db=db).returncode == 0
+    assert run_cli("settings", "change-control", "on", db=db).returncode == 0
+    r = run_cli("devices", "transition", "1", "maintenance", "--reason", "battery", db=db)
+    assert r.returncode == 2 and "change request" in r.stderr
+    r = run_cli("changes", "request", "1", "--reason", "battery swap", "--reference", "CAB-7",
+                db=db)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("changes", "approve", "1", db=db)
+    assert r.returncode == 2 and "own change request" in r.stderr
+    r = run_cli("changes", "approve", "1", "--approver", "cab@northshire.example", db=db)
+    assert r.returncode == 0, r.stderr
+    r = run_cli("devices", "transition", "1", "maintenance", "--reason", "battery",
+                "--change-request", "1", db=db)
+    assert r.returncode == 0, r.stderr
+    listed = json.loads(run_cli("changes", "list", "-f", "json", db=db).stdout)
+    assert listed[0]["status"] == "used"
+    assert listed[0]["approver"].startswith("cab@northshire.example (via cli:")

@@ -130,10 +130,7 @@ def changes_request(
 ) -> None:
     """Ask for approval to change a live device."""
     st = state(ctx)
-    p = st.principal()
-    if requester:
-        from dataclasses import replace
-        p = replace(p, actor=requester)
+    p = st.principal(acting_for=requester)
     cr = changes.request(st.app().platform, p, device_id, reason, reference)
     ok(f"change request {cr.id} opened for device {device_id}")
 
@@ -141,10 +138,7 @@ def changes_request(
 def _decide(ctx: typer.Context, cr_id: int, approve: bool, reason: str,
             approver: str | None) -> None:
     st = state(ctx)
-    p = st.principal()
-    if approver:
-        from dataclasses import replace
-        p = replace(p, actor=approver)
+    p = st.principal(acting_for=approver)
     cr = changes.decide(st.app().platform, p, cr_id, approve, reason)
     ok(f"change request {cr.id} {cr.status}")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import typer
 
@@ -26,11 +26,18 @@ class CliState:
             self._app = bootstrap.build(settings, check_schema=check_schema)
         return self._app
 
-    def principal(self) -> Principal:
-        """The local operator, acting as admin of the chosen tenant."""
+    def principal(self, acting_for: str | None = None) -> Principal:
+        """The local operator, acting as admin of the chosen tenant.
+
+        ``acting_for`` records a decision taken by someone else (a change board's
+        approver, say) and keyed in by the operator; the audit log shows both.
+        """
         app = self.app()
         tenant = accounts.resolve_tenant(app.platform, self.tenant)
-        return accounts.local_principal(tenant, _os_user())
+        principal = accounts.local_principal(tenant, _os_user())
+        if acting_for:
+            principal = replace(principal, actor=f"{acting_for} (via {principal.actor})")
+        return principal
 
 
 def _os_user() -> str:
