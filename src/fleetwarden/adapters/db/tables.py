@@ -179,6 +179,8 @@ device_identifiers = Table(
     ),
     PrimaryKeyConstraint("tenant_id", "kind", "value"),
     Index(None, "device_id"),
+    # Clustered on the key: one b-tree per row instead of a table plus its index.
+    sqlite_with_rowid=False,
 )
 
 # Weak identifiers (IP, hostname) may be shared over time, so they only index.
@@ -194,8 +196,9 @@ device_addresses = Table(
         ForeignKey("devices.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Index(None, "tenant_id", "kind", "value"),
+    PrimaryKeyConstraint("tenant_id", "kind", "value", "device_id"),
     Index(None, "device_id"),
+    sqlite_with_rowid=False,
 )
 
 software_components = Table(

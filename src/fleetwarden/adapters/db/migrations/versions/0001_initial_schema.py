@@ -229,10 +229,11 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=253), nullable=False),
     sa.Column('device_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_addresses_device_id_devices'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('tenant_id', 'kind', 'value', 'device_id', name=op.f('pk_device_addresses')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('device_addresses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_device_addresses_device_id'), ['device_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_device_addresses_tenant_id_kind_value'), ['tenant_id', 'kind', 'value'], unique=False)
 
     op.create_table('device_identifiers',
     sa.Column('tenant_id', sa.Integer(), nullable=False),
@@ -240,7 +241,8 @@ def upgrade() -> None:
     sa.Column('value', sa.String(length=128), nullable=False),
     sa.Column('device_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.ForeignKeyConstraint(['device_id'], ['devices.id'], name=op.f('fk_device_identifiers_device_id_devices'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('tenant_id', 'kind', 'value', name=op.f('pk_device_identifiers'))
+    sa.PrimaryKeyConstraint('tenant_id', 'kind', 'value', name=op.f('pk_device_identifiers')),
+    sqlite_with_rowid=False,
     )
     with op.batch_alter_table('device_identifiers', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_device_identifiers_device_id'), ['device_id'], unique=False)
