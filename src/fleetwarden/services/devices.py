@@ -232,8 +232,7 @@ def lookup(platform: Platform, principal: Principal, kind: str, value: str) -> l
         raise InputError(f"unknown identifier kind {kind!r}; valid: {valid}") from None
     canonical = normalise(ident_kind, value)
     with platform.uow(principal.tenant, False) as uow:
-        found = [uow.devices.get(i) for i in uow.devices.lookup(ident_kind, canonical)]
-    return [d for d in found if d is not None]
+        return uow.devices.lookup(ident_kind, canonical)
 
 
 def _check_change_control(

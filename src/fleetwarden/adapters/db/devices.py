@@ -227,16 +227,18 @@ class SqlDeviceRepository:
                 return
             after = (page[-1].id, page[-1].id or 0)
 
-    def lookup(self, kind: IdentifierKind, value: str) -> list[int]:
+    def lookup(self, kind: IdentifierKind, value: str) -> list[Device]:
+        """Devices holding an identifier, in one round trip."""
         table = device_identifiers if kind in STRONG_KINDS else device_addresses
+        holders = select(table.c.device_id).where(
+            table.c.tenant_id == self._tenant,
+            table.c.kind == kind.value,
+            table.c.value == value,
+        )
         rows = self._conn.execute(
-            select(table.c.device_id).where(
-                table.c.tenant_id == self._tenant,
-                table.c.kind == kind.value,
-                table.c.value == value,
-            )
+            self._base().where(devices.c.id.in_(holders)).order_by(devices.c.id)
         ).all()
-        return [r[0] for r in rows]
+        return [row_to_device(r) for r in rows]
 
     def _owner_of(self, kind: str, value: str) -> int | None:
         return self._conn.execute(
