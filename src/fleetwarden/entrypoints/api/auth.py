@@ -8,9 +8,9 @@ WARNING on ``fleetwarden.access`` with the token id, never the token.
 Successful lookups are cached in memory for a short TTL (30 s by default), keyed by
 the SHA-256 of the token and bounded in size, so a page of the device list costs one
 query rather than two. The price, accepted on purpose: **revoking a token, disabling
-a user, changing a role or a tenant setting (e.g. change approval) takes effect on
-this API process up to TTL seconds later**. ``create_app(token_cache_ttl=0)``
-turns the cache off. Failures are never cached.
+a user or changing a role takes effect on this API process up to TTL seconds later**
+(tenant settings do not wait: every unit of work re-reads them).
+``create_app(token_cache_ttl=0)`` turns the cache off. Failures are never cached.
 
 Ordering: FastAPI reads (at most the size limit) and JSON-decodes a request body
 before it runs dependencies, so a syntactically broken JSON body is answered 400 even
