@@ -118,6 +118,8 @@ def test_real_server_on_loopback(env: Env) -> None:
             assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
             r = http.get("/")
             assert r.status_code == 200 and r.headers["content-security-policy"] == CSP
+            name, _, duration = r.headers["server-timing"].partition(";dur=")
+            assert name == "app" and float(duration) >= 0
     finally:
         server.should_exit = True
         thread.join(timeout=20)
