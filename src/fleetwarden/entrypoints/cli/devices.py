@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -120,13 +121,9 @@ def list_(
             if page.next_cursor is None:
                 return
             page = devices.list_devices(
-                platform, p, DeviceQuery(**{**_fields(q), "after": page.next_cursor}))
+                platform, p, replace(q, after=page.next_cursor))
 
     rows(stream(), fmt, LIST_COLUMNS, table_columns=TABLE_COLUMNS)
-
-
-def _fields(q: DeviceQuery) -> dict[str, Any]:
-    return {f: getattr(q, f) for f in q.__dataclass_fields__}
 
 
 @app.command("show")

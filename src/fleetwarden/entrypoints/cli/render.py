@@ -73,8 +73,10 @@ def mapping(item: dict[str, Any], fmt: OutputFormat, title: str | None = None) -
     table.add_column("field", style="bold")
     table.add_column("value")
     for k, v in item.items():
-        table.add_row(k, _cell(json.dumps(v) if isinstance(v, dict | list) and v and
-                               isinstance(v, list) and isinstance(v[0], dict) else v))
+        nested = isinstance(v, dict) or (
+            isinstance(v, list) and any(isinstance(x, dict) for x in v)
+        )
+        table.add_row(k, _cell(json.dumps(v) if nested else v))
     console.print(table)
 
 
