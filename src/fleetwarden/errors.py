@@ -93,3 +93,11 @@ class AuditChainError(FleetwardenError):
     exit_code = 1
     http_status = 500
     code = "audit_chain_broken"
+
+
+class LabError(FleetwardenError):
+    """The device lab could not start, stop or describe itself (ports, state, scenario)."""
+
+    exit_code = 1
+    http_status = 500
+    code = "lab"

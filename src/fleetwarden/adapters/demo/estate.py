@@ -110,7 +110,13 @@ def _catalogue() -> dict[str, Any]:
     return cat
 
 
-def _segments_for(cat: Mapping[str, Any], model: Mapping[str, Any]) -> list[dict[str, Any]]:
+def estate_catalogue() -> Mapping[str, Any]:
+    """The checked demo-estate catalogue (sites, segments, models); do not mutate it."""
+    return _catalogue()
+
+
+def segments_for(cat: Mapping[str, Any], model: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The segments a model's devices may be placed on (its own patterns, else its type's)."""
     dtype = cat["device_types"][model["device_type"]]
     patterns = model.get("segments") or dtype["segments"]
     return [s for s in cat["segments"] if any(fnmatch.fnmatchcase(s["name"], p) for p in patterns)]
@@ -176,7 +182,7 @@ def _model_problems(cat: Mapping[str, Any], m: Mapping[str, Any]) -> list[str]:
         for k in ("mac", "imei", "iccid", "vin")
         if f"{{{k}}}" in m["serial"] and k not in ids
     ]
-    segs = _segments_for(cat, m)
+    segs = segments_for(cat, m)
     if not segs:
         out.append("no segment matches its placement")
     out += [f"on {s['name']}: in no IoT system" for s in segs
@@ -339,7 +345,7 @@ class _DemoBuilder:
     def device(self, model: Mapping[str, Any], state: str) -> dict[str, Any]:
         rng, unique = self.rng, self.unique
         dtype = self.cat["device_types"][model["device_type"]]
-        segs = _segments_for(self.cat, model)
+        segs = segments_for(self.cat, model)
         seg = rng.choices(segs, [s["weight"] for s in segs])[0]
         site = self.sites[seg["site"]]
         system = _system_for(self.cat, model["device_type"], site["code"])
@@ -477,7 +483,7 @@ def _row_plans(
     allowed = _allowed_sites(cat, tenant_sites)
     combos, weights = [], []
     for m in cat["models"]:
-        segs = [s for s in _segments_for(cat, m) if s["site"] in allowed]
+        segs = [s for s in segments_for(cat, m) if s["site"] in allowed]
         combos += [(m, s) for s in segs]
         weights += [m["weight"] * s["weight"] / sum(t["weight"] for t in segs) for s in segs]
     if not combos:
