@@ -45,6 +45,8 @@ from fleetwarden.domain.lab import (
 from fleetwarden.errors import ConfigurationError, InputError
 
 MAX_DEVICES = 50_000
+#: Lab hostnames count from here (hq-cam-0501), clear of the demo register's own names.
+FIRST_HOST_NUMBER = 501
 _SUPERNET = ipaddress.ip_network("127.20.0.0/16")
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 _LONG = "X" * 5000
@@ -92,7 +94,7 @@ def plan_lab(
     unprivileged_start: int = 1024,
     exclude_ips: Iterable[str] = (),
     exclude_macs: Iterable[str] = (),
-    first_host_number: int = 1,
+    first_host_number: int = FIRST_HOST_NUMBER,
 ) -> LabPlan:
     """The devices of a lab; ``exclude_*`` keeps clear of an existing register's devices."""
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)

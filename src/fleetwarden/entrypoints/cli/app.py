@@ -14,7 +14,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from fleetwarden import __version__
-from fleetwarden.entrypoints.cli import admin, devices, records, serve
+from fleetwarden.entrypoints.cli import admin, devices, lab, records, serve
 from fleetwarden.entrypoints.cli.state import CliState
 from fleetwarden.errors import FleetwardenError
 
@@ -62,6 +62,7 @@ app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.changes_app, name="changes")
 app.add_typer(admin.settings_app, name="settings")
 app.add_typer(admin.audit_app, name="audit")
+app.add_typer(lab.app, name="lab")
 
 
 

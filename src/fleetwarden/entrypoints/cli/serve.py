@@ -12,6 +12,8 @@ import typer
 from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import upgrade
 from fleetwarden.adapters.demo.estate import generate_demo_estate
+from fleetwarden.adapters.lab import control as lab_control
+from fleetwarden.adapters.lab.register import merge_lab_into_estate
 from fleetwarden.entrypoints.cli.admin import print_token
 from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import _os_user, state
@@ -73,11 +75,22 @@ def demo_command(
     seed: Annotated[int, typer.Option(help="Random seed of the synthetic estate.")] = 7,
     serve_api: Annotated[bool, typer.Option("--serve/--no-serve",
                                             help="Serve the API after seeding.")] = True,
+    with_lab: Annotated[bool, typer.Option(
+        "--lab/--no-lab", help="Run the device lab: live simulated devices on loopback, "
+                               "the registered ones in the register.")] = True,
+    lab_scenario: Annotated[str, typer.Option(help="Lab scenario.")] = "small-force",
     log_level: LevelOpt = "info",
 ) -> None:
-    """Create (once) the synthetic demo estate and serve it on http://HOST:PORT."""
+    """Create (once) the synthetic demo estate and serve it on http://HOST:PORT.
+
+    With the lab (the default) the simulated devices run in the background while the
+    demo serves, and stop with it; without --serve they keep running until
+    `fleetwarden lab down`.
+    """
     st = state(ctx)
     settings = load_settings(db_url=st.db, home=st.home)
+    lab_options = lab_control.LabOptions(scenario=lab_scenario, seed=seed)
+    plan = lab_control.make_plan(lab_options) if with_lab else None
     upgrade(make_engine(settings.db_url))
     platform = st.app().platform
     existing = {t.name: t for t in accounts.tenants(platform)}
@@ -91,8 +104,10 @@ def demo_command(
         token = issued.token
         tenant = accounts.resolve_tenant(platform, DEMO_TENANT)
         with console.status("seeding the synthetic demo estate ..."):
-            report = demo.seed(platform, accounts.local_principal(tenant, _os_user()),
-                               generate_demo_estate(seed=seed, device_count=devices))
+            estate = generate_demo_estate(seed=seed, device_count=devices)
+            if plan is not None:
+                estate = merge_lab_into_estate(estate, plan)
+            report = demo.seed(platform, accounts.local_principal(tenant, _os_user()), estate)
         console.print(
             f"seeded {report.devices} devices, {report.sites} sites, {report.segments} "
             f"segments, {report.models} models, {report.systems} IoT systems, "
@@ -106,5 +121,28 @@ def demo_command(
                   f"{settings.home}", markup=False, highlight=False)
     print_token(token)
     console.rule()
-    if serve_api:
+    started_lab = _start_lab(settings.home, lab_options) if plan is not None else False
+    if not serve_api:
+        return
+    try:
         _serve(ctx, host, port, log_level)
+    finally:
+        if started_lab:
+            lab_control.stop(settings.home)
+            console.print("lab stopped", markup=False)
+
+
+def _start_lab(home: Path, options: lab_control.LabOptions) -> bool:
+    """Start the lab in the background; False when one was already running."""
+    running = lab_control.read_state(home)
+    if running is not None:
+        console.print(f"device lab already running (pid {running['pid']}, "
+                      f"{running['devices']} devices)", markup=False)
+        return False
+    with console.status("starting the device lab ..."):
+        lab_state = lab_control.start_detached(home, options)
+    console.print(
+        f"device lab: {lab_state['devices']} simulated devices live in {lab_state['bind']} "
+        f"(`fleetwarden lab truth` lists them; `fleetwarden lab down` stops them)",
+        markup=False)
+    return True

@@ -1,0 +1,269 @@
+"""Starts, finds and stops the lab process; one lab per FLEETWARDEN_HOME.
+
+A running lab is described by ``<home>/lab/state.json`` (pid, options, status) and its
+ground truth by ``<home>/lab/truth.json``. ``--detach`` re-runs ``fleetwarden lab up``
+in a new session and waits until it reports ready (or fails, showing why). Stopping
+sends SIGTERM, then SIGKILL, and removes the state, so nothing is left behind.
+
+Must not: signal a process that is not a fleetwarden lab (pids are checked against
+/proc), or bind anything itself (the runtime does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleetwarden.adapters.lab.certs import LabCertificates
+from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
+from fleetwarden.adapters.lab.protocols.base import LabContext
+from fleetwarden.adapters.lab.runtime import LabRuntime, summary
+from fleetwarden.domain.lab import DEFAULT_BIND, DEFAULT_TTL_SECONDS, truth_record
+from fleetwarden.errors import InputError, LabError
+
+log = logging.getLogger("fleetwarden.lab")
+
+_STOP_WAIT = 10.0
+
+
+@dataclass(frozen=True)
+class LabOptions:
+    scenario: str = "small-force"
+    count: int | None = None
+    seed: int = 7
+    bind: str = DEFAULT_BIND
+    ttl_seconds: int = DEFAULT_TTL_SECONDS
+
+    def argv(self) -> list[str]:
+        """The ``lab up`` arguments that recreate these options in another process."""
+        out = ["--scenario", self.scenario, "--seed", str(self.seed), "--bind", self.bind,
+               "--ttl", f"{self.ttl_seconds}s"]
+        if self.count is not None:
+            out += ["--count", str(self.count)]
+        return out
+
+
+def lab_dir(home: Path) -> Path:
+    return home / "lab"
+
+
+def unprivileged_port_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_unprivileged_port_start").read_text())
+    except (OSError, ValueError):
+        return 1024
+
+
+def make_plan(options: LabOptions) -> LabPlan:
+    """The plan these options give on this machine (port rule included)."""
+    return plan_lab(options.scenario, count=options.count, seed=options.seed,
+                    bind=options.bind, privileged=os.geteuid() == 0,
+                    unprivileged_start=unprivileged_port_start())
+
+
+# ------------------------------------------------------------------------- state
+def read_state(home: Path) -> dict[str, Any] | None:
+    """The running lab's state, or None; a stale file (dead process) is removed."""
+    path = lab_dir(home) / "state.json"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return None
+    if not isinstance(data, dict) or not _is_lab_process(int(data.get("pid", 0))):
+        path.unlink(missing_ok=True)
+        return None
+    return data
+
+
+def read_truth(home: Path) -> list[dict[str, Any]] | None:
+    if read_state(home) is None:
+        return None
+    try:
+        data = json.loads((lab_dir(home) / "truth.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False))
+    tmp.replace(path)
+
+
+def _is_lab_process(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"fleetwarden" in b" ".join(cmdline) and b"lab" in cmdline and b"up" in cmdline
+
+
+# ----------------------------------------------------------------------- running
+def run_foreground(
+    home: Path,
+    options: LabOptions,
+    *,
+    plan: LabPlan | None = None,
+    on_ready: Callable[[LabPlan, dict[str, Any]], None] | None = None,
+) -> None:
+    """Serve the lab in this process until SIGINT/SIGTERM or the TTL."""
+    running = read_state(home)
+    if running is not None:
+        raise LabError(f"a lab is already running (pid {running['pid']}); "
+                       "stop it with `fleetwarden lab down`")
+    if options.ttl_seconds <= 0:
+        raise InputError("--ttl must be positive")
+    plan = plan or make_plan(options)
+    directory = lab_dir(home)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        asyncio.run(_serve(directory, options, plan, on_ready))
+    finally:
+        (directory / "state.json").unlink(missing_ok=True)
+        (directory / "truth.json").unlink(missing_ok=True)
+
+
+async def _serve(directory: Path, options: LabOptions, plan: LabPlan,
+                 on_ready: Callable[[LabPlan, dict[str, Any]], None] | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+    lab = LabContext(run_dir=directory, tls=LabCertificates(directory))
+    started = datetime.now(UTC)
+    state: dict[str, Any] = {
+        "pid": os.getpid(), "status": "starting", "options": asdict(options),
+        "scenario": plan.scenario, "bind": plan.bind, "real_ports": plan.real_ports,
+        "devices": len(plan.devices), "started_at": started.isoformat(timespec="seconds"),
+        "expires_at": (started + timedelta(seconds=options.ttl_seconds)).isoformat(
+            timespec="seconds"),
+        "ca_certificate": str(directory / "tls" / "ca.pem"),
+        "truth": str(directory / "truth.json"),
+    }
+    _write_json(directory / "truth.json", [truth_record(d) for d in plan.devices])
+    _write_json(directory / "state.json", state)
+    async with LabRuntime(plan, lab) as runtime:
+        state.update(status="running", **summary(runtime.stats))
+        _write_json(directory / "state.json", state)
+        log.info("lab up: %s devices, %s sockets in %.2f s", len(plan.devices),
+                 runtime.stats.sockets, runtime.stats.started_in)
+        if on_ready is not None:
+            on_ready(plan, state)
+        try:
+            await asyncio.wait_for(stop.wait(), options.ttl_seconds)
+        except TimeoutError:
+            log.info("lab TTL of %s s reached; stopping", options.ttl_seconds)
+        state["status"] = "stopping"
+        _write_json(directory / "state.json", state)
+
+
+def start_detached(home: Path, options: LabOptions, *, timeout: float = 120.0) -> dict[str, Any]:
+    """Start ``lab up`` in the background and return its state once it serves."""
+    running = read_state(home)
+    if running is not None:
+        raise LabError(f"a lab is already running (pid {running['pid']}); "
+                       "stop it with `fleetwarden lab down`")
+    directory = lab_dir(home)
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = directory / "lab.log"
+    env = {**os.environ, "FLEETWARDEN_HOME": str(home)}
+    with log_path.open("ab") as out:
+        proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "fleetwarden", "lab", "up", *options.argv(), "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
+            start_new_session=True, close_fds=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise LabError(f"the lab did not start: {_last_error(log_path)}")
+        state = read_state(home)
+        if state is not None and state.get("pid") == proc.pid and state["status"] == "running":
+            return state
+        time.sleep(0.1)
+    _terminate(proc.pid)
+    raise LabError(f"the lab did not report ready within {timeout:.0f} s (log: {log_path})")
+
+
+def _last_error(log_path: Path) -> str:
+    try:
+        lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    errors = [ln for ln in lines if ln.startswith("error:")]
+    return (errors or lines or ["no output"])[-1].removeprefix("error: ")[:300]
+
+
+def stop(home: Path) -> int | None:
+    """Stop the running lab; its pid, or None when none was running."""
+    state = read_state(home)
+    if state is None:
+        return None
+    pid = int(state["pid"])
+    _terminate(pid)
+    for name in ("state.json", "truth.json"):
+        (lab_dir(home) / name).unlink(missing_ok=True)
+    return pid
+
+
+def _terminate(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + _STOP_WAIT
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
+    except ChildProcessError:
+        pass
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (OSError, IndexError):
+        return False
+    return status != "Z"
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from '90', '90s', '30m', '8h' or '2d'."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    factor = units.get(value[-1:], 0) if value else 0
+    number = value[:-1] if factor else value
+    try:
+        seconds = int(float(number) * (factor or 1))
+    except ValueError:
+        raise InputError(f"--ttl {text!r}: use seconds or a number with s, m, h or d") from None
+    if seconds <= 0:
+        raise InputError(f"--ttl {text!r}: must be positive")
+    return seconds

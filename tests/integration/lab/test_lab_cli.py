@@ -1,0 +1,136 @@
+"""`fleetwarden lab` end to end: real processes, real sockets, nothing left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.helpers import run_cli
+
+_worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").lstrip("gw") or 0)
+BIND = f"127.{90 + _worker}.0.0/16"
+
+
+def _lab(*args: str, db: str) -> tuple[int, str, str]:
+    done = run_cli("lab", *args, db=db)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _connects(ip: str, port: int) -> bool:
+    try:
+        with socket.create_connection((ip, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _gone(pid: int, wait: float = 15.0) -> bool:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_up_truth_down_leaves_nothing_behind(sqlite_url: str):
+    code, out, err = _lab("up", "--detach", "--count", "15", "--bind", BIND, "--seed", "5",
+                          db=sqlite_url)
+    assert code == 0, err
+    assert "lab up: 15 devices" in out
+    try:
+        code, out, _ = _lab("status", "--json", db=sqlite_url)
+        state = json.loads(out)
+        assert state["status"] == "running" and state["devices"] == 15
+        pid = state["pid"]
+
+        code, out, _ = _lab("truth", "--format", "json", db=sqlite_url)
+        truth = json.loads(out)
+        code, planned, _ = _lab("truth", "--format", "json", "--scenario", "small-force",
+                                "--count", "15", "--bind", BIND, "--seed", "5", db=sqlite_url)
+        assert truth == json.loads(planned)
+        assert {"ip", "mac", "serial", "vendor", "model", "device_type", "firmware_version",
+                "services", "weaknesses", "credentials"} <= set(truth[0])
+        tcp = [(d["ip"], s["port"]) for d in truth for s in d["services"]
+               if s["transport"] == "tcp"]
+        assert all(_connects(ip, port) for ip, port in tcp)
+
+        code, _, err = _lab("up", "--detach", "--count", "3", "--bind", BIND, db=sqlite_url)
+        assert code == 1 and "already running" in err and err.count("\n") == 1
+    finally:
+        code, out, _ = _lab("down", db=sqlite_url)
+    assert code == 0 and f"lab stopped (pid {pid})" in out
+    assert _gone(pid)
+    assert not any(_connects(ip, port) for ip, port in tcp[:10])
+    code, out, _ = _lab("status", db=sqlite_url)
+    assert "no lab is running" in out
+    code, out, _ = _lab("down", db=sqlite_url)
+    assert code == 0 and "no lab is running" in out
+
+
+def test_the_lab_stops_by_itself_after_its_ttl(sqlite_url: str):
+    code, _, err = _lab("up", "--detach", "--count", "2", "--bind", BIND, "--ttl", "2s",
+                        db=sqlite_url)
+    assert code == 0, err
+    code, out, _ = _lab("status", "--json", db=sqlite_url)
+    pid = json.loads(out)["pid"]
+    assert _gone(pid, wait=20)
+    code, out, _ = _lab("status", db=sqlite_url)
+    assert "no lab is running" in out
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["up", "--bind", "10.1.0.0/16"], "outside 127.0.0.0/8"),
+    (["up", "--bind", "192.168.0.0/24", "--detach"], "outside 127.0.0.0/8"),
+    (["up", "--scenario", "no-such-force"], "no such scenario"),
+    (["up", "--ttl", "soon"], "--ttl"),
+    (["truth"], "no lab is running"),
+    (["truth", "--format", "xml", "--scenario", "small-force"], "--format"),
+])
+def test_bad_input_gets_one_line_and_starts_nothing(sqlite_url: str, args, message):
+    code, out, err = _lab(*args, db=sqlite_url)
+    assert code == 2
+    assert message in err and err.count("\n") == 1
+    assert "Traceback" not in err
+    code, out, _ = _lab("status", db=sqlite_url)
+    assert "no lab is running" in out
+
+
+def test_sboms_and_pcap_describe_the_planned_estate(sqlite_url: str, tmp_path: Path):
+    code, out, err = _lab("sboms", str(tmp_path / "sboms"), "--scenario", "small-force",
+                          "--count", "20", db=sqlite_url)
+    assert code == 0, err
+    index = json.loads((tmp_path / "sboms" / "index.json").read_text())
+    assert index and f"wrote {len(index) if isinstance(index, list) else ''}" in out or index
+    code, out, err = _lab("pcap", str(tmp_path / "estate.pcap"), "--scenario", "small-force",
+                          "--count", "20", db=sqlite_url)
+    assert code == 0, err
+    assert (tmp_path / "estate.pcap").stat().st_size > 1000
+    code, _, err = _lab("pcap", str(tmp_path), "--scenario", "small-force", db=sqlite_url)
+    assert code == 2 and "directory" in err
+
+
+def test_demo_registers_the_lab_and_runs_it(sqlite_url: str):
+    done = run_cli("demo", "--no-serve", "--devices", "40", db=sqlite_url)
+    assert done.returncode == 0, done.stderr
+    assert "device lab:" in done.stdout
+    try:
+        code, out, _ = _lab("truth", "--format", "json", db=sqlite_url)
+        truth = json.loads(out)
+        listed = run_cli("devices", "list", "--format", "json", "--limit", "1000",
+                         db=sqlite_url)
+        assert listed.returncode == 0, listed.stderr
+        serials = {d["serial"] for d in json.loads(listed.stdout)}
+        registered = {d["serial"] for d in truth if d["registered"]}
+        shadow = {d["serial"] for d in truth if not d["registered"]}
+        assert registered <= serials
+        assert not shadow & serials
+        first = next(d for d in truth if d["services"][0]["transport"] == "tcp")
+        assert _connects(first["ip"], first["services"][0]["port"])
+    finally:
+        _lab("down", db=sqlite_url)
