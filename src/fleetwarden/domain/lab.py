@@ -103,6 +103,9 @@ NEEDS: Mapping[Weakness, frozenset[Service]] = {
     Weakness.MQTT_NO_AUTH: frozenset({Service.MQTT}),
 }
 
+#: Services that check the same accounts as another (one broker behind 1883 and 8883).
+SAME_LOGIN: Mapping[Service, Service] = {Service.MQTTS: Service.MQTT}
+
 #: Services that only exist on a device because a weakness opened them.
 OPENED_BY: Mapping[Service, Weakness] = {
     Service.TELNET: Weakness.TELNET_OPEN,
@@ -172,6 +175,7 @@ class LabDevice:
 
     def accepts(self, service: Service, username: str, password: str) -> bool:
         """Whether a login succeeds: a default credential, or the device's own secret."""
+        service = SAME_LOGIN.get(service, service)
         if any(c.service is service and c.username == username and c.password == password
                for c in self.credentials):
             return True
