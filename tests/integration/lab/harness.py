@@ -109,6 +109,8 @@ def running_lab(devices: Iterable[LabDevice], run_dir: Path) -> Iterator[LabRunt
     thread.start()
     ready.wait(30)
     if failure:
+        thread.join(30)
+        loop.close()
         raise failure[0]
     try:
         yield runtime

@@ -20,7 +20,7 @@ import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from fleetwarden.adapters.lab.plan import LabPlan
 from fleetwarden.adapters.lab.protocols import OWN_SERVERS, TCP_HANDLERS, UDP_HANDLERS
@@ -68,7 +68,8 @@ class LabRuntime:
         raise_descriptor_limit(needed + _CONNECTION_HEADROOM)
         try:
             for device in self.plan.devices:
-                if not LOOPBACK.supernet_of(ipaddress.ip_network(device.ip)):
+                inside = LOOPBACK.supernet_of(ipaddress.ip_network(device.ip))
+                if not inside and self.lab.sockets is None:
                     raise LabError(f"{device.ip}: the lab binds only to loopback")
                 for service in device.services:
                     await self._bind(device, service)
@@ -104,15 +105,20 @@ class LabRuntime:
             elif service.transport == "tcp":
                 tls = (self.lab.tls.listener_context(device, service)
                        if service.service in TLS_SERVICES else None)
+                sock = self.lab.bound_socket(device, service)
+                where: dict[str, Any] = ({"sock": sock} if sock else
+                                         {"host": device.ip, "port": service.port,
+                                          "reuse_address": True, "backlog": 64})
                 server = await asyncio.start_server(
-                    _Connection(self, device, service), host=device.ip, port=service.port,
-                    reuse_address=True, backlog=64, limit=MAX_LINE * 2, ssl=tls,
-                    ssl_handshake_timeout=15 if tls else None)
+                    _Connection(self, device, service), limit=MAX_LINE * 2, ssl=tls,
+                    ssl_handshake_timeout=15 if tls else None, **where)
                 self._servers.append(server)
             else:
+                sock = self.lab.bound_socket(device, service)
+                where = ({"sock": sock} if sock else
+                         {"local_addr": (device.ip, service.port), "reuse_port": True})
                 transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Datagrams(self, device, service),
-                    local_addr=(device.ip, service.port), reuse_port=True)
+                    lambda: _Datagrams(self, device, service), **where)
                 self._transports.append(transport)
         except OSError as exc:
             where = f"{device.ip}:{service.port}/{service.transport} ({service.service.value})"
@@ -168,8 +174,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.runtime.stats.datagrams += 1
