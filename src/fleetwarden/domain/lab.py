@@ -22,6 +22,9 @@ from fleetwarden.errors import InputError
 DEFAULT_BIND = "127.20.0.0/16"
 #: Loopback, the only place the lab may bind outside namespaces it created itself.
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+#: With ``--netns`` devices live here (RFC 2544's benchmarking range), in namespaces only.
+NETNS_RANGE = ipaddress.ip_network("198.18.0.0/15")
+DEFAULT_NETNS_BIND = "198.18.0.0/16"
 #: Added to a port below the unprivileged start when the lab may not bind it.
 PORT_OFFSET = 20000
 DEFAULT_TTL_SECONDS = 8 * 3600
@@ -229,6 +232,9 @@ def check_bind(bind: str, *, namespaces: bool = False) -> ipaddress.IPv4Network:
         raise InputError(f"--bind {bind!r}: not an IPv4 network such as 127.20.0.0/16") from None
     if not isinstance(net, ipaddress.IPv4Network):
         raise InputError(f"--bind {bind}: the lab uses IPv4 only")
+    if namespaces and not net.subnet_of(NETNS_RANGE):
+        raise InputError(f"--bind {bind}: with --netns the lab uses {NETNS_RANGE} "
+                         "(the benchmarking range), inside namespaces it creates")
     if not namespaces and not net.subnet_of(LOOPBACK):
         raise InputError(
             f"--bind {bind}: outside 127.0.0.0/8; the lab binds only to loopback "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -134,3 +135,33 @@ def test_demo_registers_the_lab_and_runs_it(sqlite_url: str):
         assert _connects(first["ip"], first["services"][0]["port"])
     finally:
         _lab("down", db=sqlite_url)
+
+
+def test_netns_mode_puts_devices_behind_veths_with_their_macs(sqlite_url: str):
+    if os.geteuid() != 0 or not Path("/usr/sbin/ip").exists() and not Path("/sbin/ip").exists():
+        pytest.skip("--netns needs root and iproute2")
+    bind = f"198.18.{_worker * 8}.0/21"
+    code, out, err = _lab("up", "--detach", "--netns", "--count", "4", "--bind", bind,
+                          db=sqlite_url)
+    assert code == 0, err
+    state = json.loads(_lab("status", "--json", db=sqlite_url)[1])
+    hub, pid = state["netns_hub"], state["pid"]
+    try:
+        truth = json.loads(_lab("truth", "--format", "json", db=sqlite_url)[1])
+        device = next(d for d in truth if any(s["service"] == "http" for s in d["services"]))
+        port = next(s["port"] for s in device["services"] if s["service"] == "http")
+        assert f"ip netns exec {hub}" in out
+        fetched = subprocess.run(
+            ["ip", "netns", "exec", hub, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+             "--max-time", "5", f"http://{device['ip']}:{port}/"],
+            capture_output=True, text=True, check=False)
+        assert fetched.stdout in {"200", "401"}, fetched.stderr
+        neighbours = subprocess.run(["ip", "-n", hub, "neigh", "show"], capture_output=True,
+                                    text=True, check=True).stdout
+        assert device["mac"] in neighbours.lower()
+        assert not _connects(device["ip"], port)  # not reachable from the host namespace
+    finally:
+        _lab("down", db=sqlite_url)
+    assert _gone(pid)
+    left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert hub not in left and f"fwlab-{pid}" not in left

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fleetwarden.adapters.lab.certs import LabCertificates
+from fleetwarden.adapters.lab.netns import LabNamespaces, process_tag
 from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
 from fleetwarden.adapters.lab.protocols.base import LabContext
 from fleetwarden.adapters.lab.runtime import LabRuntime, summary
@@ -44,6 +45,7 @@ class LabOptions:
     seed: int = 7
     bind: str = DEFAULT_BIND
     ttl_seconds: int = DEFAULT_TTL_SECONDS
+    netns: bool = False
 
     def argv(self) -> list[str]:
         """The ``lab up`` arguments that recreate these options in another process."""
@@ -51,6 +53,8 @@ class LabOptions:
                "--ttl", f"{self.ttl_seconds}s"]
         if self.count is not None:
             out += ["--count", str(self.count)]
+        if self.netns:
+            out.append("--netns")
         return out
 
 
@@ -68,8 +72,8 @@ def unprivileged_port_start() -> int:
 def make_plan(options: LabOptions) -> LabPlan:
     """The plan these options give on this machine (port rule included)."""
     return plan_lab(options.scenario, count=options.count, seed=options.seed,
-                    bind=options.bind, privileged=os.geteuid() == 0,
-                    unprivileged_start=unprivileged_port_start())
+                    bind=options.bind, privileged=os.geteuid() == 0 or options.netns,
+                    unprivileged_start=unprivileged_port_start(), namespaces=options.netns)
 
 
 # ------------------------------------------------------------------------- state
@@ -134,19 +138,26 @@ def run_foreground(
     directory = lab_dir(home)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        asyncio.run(_serve(directory, options, plan, on_ready))
+        if options.netns:
+            LabNamespaces.cleanup_stale()
+            with LabNamespaces(plan.devices, tag=process_tag("lab")) as namespaces:
+                asyncio.run(_serve(directory, options, plan, on_ready, namespaces))
+        else:
+            asyncio.run(_serve(directory, options, plan, on_ready))
     finally:
         (directory / "state.json").unlink(missing_ok=True)
         (directory / "truth.json").unlink(missing_ok=True)
 
 
 async def _serve(directory: Path, options: LabOptions, plan: LabPlan,
-                 on_ready: Callable[[LabPlan, dict[str, Any]], None] | None) -> None:
+                 on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
+                 namespaces: LabNamespaces | None = None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(sig, stop.set)
-    lab = LabContext(run_dir=directory, tls=LabCertificates(directory))
+    lab = LabContext(run_dir=directory, tls=LabCertificates(directory),
+                     sockets=namespaces.socket if namespaces else None)
     started = datetime.now(UTC)
     state: dict[str, Any] = {
         "pid": os.getpid(), "status": "starting", "options": asdict(options),
@@ -156,6 +167,7 @@ async def _serve(directory: Path, options: LabOptions, plan: LabPlan,
             timespec="seconds"),
         "ca_certificate": str(directory / "tls" / "ca.pem"),
         "truth": str(directory / "truth.json"),
+        "netns_hub": namespaces.hub if namespaces else None,
     }
     _write_json(directory / "truth.json", [truth_record(d) for d in plan.devices])
     _write_json(directory / "state.json", state)
@@ -217,6 +229,8 @@ def stop(home: Path) -> int | None:
         return None
     pid = int(state["pid"])
     _terminate(pid)
+    if state.get("netns_hub"):
+        LabNamespaces.cleanup_stale()  # only namespaces of dead labs: a SIGKILL leaves them
     for name in ("state.json", "truth.json"):
         (lab_dir(home) / name).unlink(missing_ok=True)
     return pid

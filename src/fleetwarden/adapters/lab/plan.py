@@ -95,13 +95,14 @@ def plan_lab(
     exclude_ips: Iterable[str] = (),
     exclude_macs: Iterable[str] = (),
     first_host_number: int = FIRST_HOST_NUMBER,
+    namespaces: bool = False,
 ) -> LabPlan:
     """The devices of a lab; ``exclude_*`` keeps clear of an existing register's devices."""
     scen = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     n = scen.count if count is None else count
     if not 1 <= n <= MAX_DEVICES:
         raise InputError(f"--count {n}: must be between 1 and {MAX_DEVICES}")
-    net = check_bind(bind)
+    net = check_bind(bind, namespaces=namespaces)
     planner = _Planner(scen, seed, net, privileged, unprivileged_start,
                        set(exclude_ips), set(exclude_macs), first_host_number)
     devices = tuple(planner.device(i) for i in range(n))

@@ -14,7 +14,7 @@ from rich.table import Table
 from fleetwarden.adapters.lab import control
 from fleetwarden.adapters.lab.catalogue import families, load_scenario, scenario_names
 from fleetwarden.adapters.lab.plan import LabPlan
-from fleetwarden.domain.lab import DEFAULT_BIND, PORT_OFFSET, truth_record
+from fleetwarden.domain.lab import DEFAULT_BIND, DEFAULT_NETNS_BIND, PORT_OFFSET, truth_record
 from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import state
 from fleetwarden.errors import InputError
@@ -32,18 +32,23 @@ FileScenarioOpt = Annotated[str | None, typer.Option(
 CountOpt = Annotated[int | None, typer.Option(
     "--count", help="Number of devices (default: the scenario's).", min=1)]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Same seed, same estate.")]
-BindOpt = Annotated[str, typer.Option(
-    "--bind", help="Loopback network the devices live in (a /24 or larger).")]
+BindOpt = Annotated[str | None, typer.Option(
+    "--bind", help=f"Network the devices live in, a /24 or larger (default {DEFAULT_BIND}; "
+                   f"with --netns {DEFAULT_NETNS_BIND}).")]
+NetnsOpt = Annotated[bool, typer.Option(
+    "--netns", help="Root only: put each device in its own network namespace with a veth "
+                    "and its real MAC (reach them with `ip netns exec <hub> ...`).")]
 
 
 def _home(ctx: typer.Context) -> Path:
     return load_settings(db_url=state(ctx).db, home=state(ctx).home).home
 
 
-def _options(scenario: str, count: int | None, seed: int, bind: str,
-             ttl: str = "8h") -> control.LabOptions:
-    return control.LabOptions(scenario=scenario, count=count, seed=seed, bind=bind,
-                              ttl_seconds=control.parse_duration(ttl))
+def _options(scenario: str, count: int | None, seed: int, bind: str | None,
+             ttl: str = "8h", netns: bool = False) -> control.LabOptions:
+    default = DEFAULT_NETNS_BIND if netns else DEFAULT_BIND
+    return control.LabOptions(scenario=scenario, count=count, seed=seed, bind=bind or default,
+                              ttl_seconds=control.parse_duration(ttl), netns=netns)
 
 
 @app.command("up")
@@ -52,7 +57,8 @@ def up(
     scenario: ScenarioOpt = "small-force",
     count: CountOpt = None,
     seed: SeedOpt = 7,
-    bind: BindOpt = DEFAULT_BIND,
+    bind: BindOpt = None,
+    netns: NetnsOpt = False,
     ttl: Annotated[str, typer.Option(help="Stop by itself after this long (90s, 30m, 8h).")]
     = "8h",
     detach: Annotated[bool, typer.Option("--detach", help="Run in the background.")] = False,
@@ -60,7 +66,7 @@ def up(
 ) -> None:
     """Start the simulated devices (foreground until Ctrl-C, or --detach)."""
     home = _home(ctx)
-    options = _options(scenario, count, seed, bind, ttl)
+    options = _options(scenario, count, seed, bind, ttl, netns)
     if detach:
         with console.status("starting the lab ..."):
             lab_state = control.start_detached(home, options)
@@ -89,6 +95,8 @@ def _print_started(lab_state: dict[str, Any], *, detached: bool) -> None:
         f"  scenario {lab_state['scenario']}, stops by itself at {lab_state['expires_at']}\n"
         f"  truth:   fleetwarden lab truth --format json   ({lab_state['truth']})\n"
         f"  lab CA:  {lab_state['ca_certificate']}\n"
+        + (f"  reach:   ip netns exec {lab_state['netns_hub']} <client> (devices are in "
+           "their own namespaces)\n" if lab_state.get("netns_hub") else "")
         + ("  stop:    fleetwarden lab down" if detached else "  stop:    Ctrl-C"),
         markup=False, highlight=False)
 
@@ -113,7 +121,7 @@ def status(ctx: typer.Context,
         console.print("no lab is running", markup=False)
         return
     for key in ("status", "pid", "scenario", "devices", "sockets", "bind", "real_ports",
-                "started_at", "expires_at", "truth"):
+                "netns_hub", "started_at", "expires_at", "truth"):
         console.print(f"{key:>11}: {lab_state.get(key)}", markup=False, highlight=False)
 
 
@@ -125,7 +133,8 @@ def truth(
         "--scenario", help="Plan this scenario instead of reading the running lab.")] = None,
     count: CountOpt = None,
     seed: SeedOpt = 7,
-    bind: BindOpt = DEFAULT_BIND,
+    bind: BindOpt = None,
+    netns: NetnsOpt = False,
 ) -> None:
     """Print the ground truth: every device, its services, weaknesses and credentials."""
     if output_format not in {"json", "table"}:
@@ -135,7 +144,7 @@ def truth(
         if scenario is None:
             raise InputError("no lab is running; start one (`fleetwarden lab up --detach`) "
                              "or give --scenario to print a planned estate")
-        plan = control.make_plan(_options(scenario, count, seed, bind))
+        plan = control.make_plan(_options(scenario, count, seed, bind, netns=netns))
         records = [truth_record(d) for d in plan.devices]
     if output_format == "json":
         sys.stdout.write(json.dumps(records, indent=1, ensure_ascii=False) + "\n")

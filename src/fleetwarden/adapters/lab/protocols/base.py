@@ -13,6 +13,7 @@ Must not: bind sockets (the runtime does), or write anything outside ``lab.run_d
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import uuid
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,14 @@ class LabContext:
     tls: TlsProvider
     state: dict[tuple[int, str], Any] = field(default_factory=dict)
     """Per-device protocol state, keyed by (device index, protocol), e.g. retained MQTT."""
+    sockets: Callable[[LabDevice, str, int], socket.socket] | None = None
+    """With ``--netns``: makes a bound socket inside the device's namespace."""
+
+    def bound_socket(self, device: LabDevice, service: LabService) -> socket.socket | None:
+        """A pre-bound socket for the service in --netns mode; None on loopback."""
+        if self.sockets is None:
+            return None
+        return self.sockets(device, service.transport, service.port)
 
     def device_state(self, device: LabDevice, protocol: str, make: Callable[[], Any]) -> Any:
         key = (device.index, protocol)
