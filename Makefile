@@ -65,9 +65,11 @@ install: $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(BIN)/fleetwarden demo
 
+# scripts/lab-clients.sh installs the real clients the lab tests use (apt, when root).
 # scripts/pg-throwaway.sh starts the PostgreSQL server, exports FLEETWARDEN_TEST_PG_URL,
 # runs pytest, and always stops the server and removes its directory afterwards.
 test: $(STAMP_TEST)
+	bash scripts/lab-clients.sh
 	PYTHON=$(BIN)/python bash scripts/pg-throwaway.sh \
 	    $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) tests
 
@@ -77,6 +79,7 @@ lint: $(STAMP_DEV)
 
 bench: $(STAMP_RUN)
 	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/bench_lab.py --count 1000
 
 clean:
 	rm -rf $(VENV) build dist .eggs .pytest_cache .ruff_cache .mypy_cache test-artifacts

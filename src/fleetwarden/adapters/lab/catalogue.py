@@ -76,6 +76,13 @@ def hostile_persona() -> Mapping[str, str]:
 
 
 @cache
+def spdx_vendors() -> frozenset[str]:
+    """Vendors whose SBOMs are SPDX 2.3 rather than CycloneDX (families.toml [sbom])."""
+    data = _load(LAB_DIR / "families.toml").get("sbom", {})
+    return frozenset(data.get("spdx_vendors", []))
+
+
+@cache
 def families() -> Mapping[str, Family]:
     data = _load(LAB_DIR / "families.toml")
     models = {f"{m['vendor']}|{m['model']}": m for m in estate_catalogue()["models"]}
