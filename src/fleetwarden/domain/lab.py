@@ -21,9 +21,9 @@ from fleetwarden.errors import InputError
 #: The lab binds here unless told otherwise; it matches the demo estate's segments.
 DEFAULT_BIND = "127.20.0.0/16"
 #: Loopback, the only place the lab may bind outside namespaces it created itself.
-LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+LOOPBACK = ipaddress.IPv4Network("127.0.0.0/8")
 #: With ``--netns`` devices live here (RFC 2544's benchmarking range), in namespaces only.
-NETNS_RANGE = ipaddress.ip_network("198.18.0.0/15")
+NETNS_RANGE = ipaddress.IPv4Network("198.18.0.0/15")
 DEFAULT_NETNS_BIND = "198.18.0.0/16"
 #: Added to a port below the unprivileged start when the lab may not bind it.
 PORT_OFFSET = 20000

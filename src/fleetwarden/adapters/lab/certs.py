@@ -56,7 +56,7 @@ class LabCertificates:
         def pick(sslobj: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
             sslobj.context = self.server_context(device, service)
 
-        ctx.sni_callback = pick  # type: ignore[assignment]
+        ctx.sni_callback = pick
         return ctx
 
     def server_context(self, device: LabDevice, service: LabService) -> ssl.SSLContext:
@@ -115,7 +115,7 @@ class LabCertificates:
         weak = device.weaknesses
         key: _PrivateKey
         if Weakness.WEAK_CIPHERS in weak:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+            key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - the weakness
         else:
             key = ec.generate_private_key(ec.SECP256R1())
         shared = Weakness.SHARED_CERTIFICATE in weak

@@ -12,6 +12,7 @@ Must not: signal a process that is not a fleetwarden lab (pids are checked again
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -246,10 +247,8 @@ def _terminate(pid: int) -> None:
         if not _alive(pid):
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     try:
         os.kill(pid, signal.SIGKILL)
     except ProcessLookupError:
@@ -257,10 +256,8 @@ def _terminate(pid: int) -> None:
 
 
 def _alive(pid: int) -> bool:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
-    except ChildProcessError:
-        pass
     try:
         status = Path(f"/proc/{pid}/stat").read_text().split()[2]
     except (OSError, IndexError):

@@ -31,10 +31,10 @@ from fleetwarden.adapters.lab.catalogue import (
 from fleetwarden.domain.lab import (
     DEFAULT_BIND,
     NEEDS,
-    OPENED_BY,
     TLS_SERVICES,
     WELL_KNOWN,
     Component,
+    Credential,
     LabDevice,
     LabService,
     Service,
@@ -167,7 +167,7 @@ class _Planner:
         })
         if Weakness.HTTP_BASIC_CLEARTEXT in weaknesses:
             persona["http_auth"] = "basic"
-        credentials = ()
+        credentials: tuple[Credential, ...] = ()
         if Weakness.DEFAULT_CREDENTIALS in weaknesses:
             credentials = tuple(c for c in family.default_credentials if c.service in offered)
         return LabDevice(
@@ -219,7 +219,9 @@ class _Planner:
             chosen.discard(Weakness.DEFAULT_CREDENTIALS)
         return chosen, offered
 
-    def _services(self, offered: set[Service], persona: Mapping[str, str]) -> tuple[LabService, ...]:
+    def _services(
+        self, offered: set[Service], persona: Mapping[str, str]
+    ) -> tuple[LabService, ...]:
         out = []
         for service in sorted(offered, key=lambda s: WELL_KNOWN[s][0]):
             nominal, transport = WELL_KNOWN[service]
@@ -260,7 +262,7 @@ class _Planner:
     def _pool(self, segment: Mapping[str, Any]) -> list[str]:
         name = segment["name"]
         if name not in self.pools:
-            cidr = ipaddress.ip_network(segment["cidrs"][0])
+            cidr = ipaddress.IPv4Network(segment["cidrs"][0])
             block = self._block(cidr)
             hosts = [str(block[h]) for h in range(10, 251)]
             self.rng.shuffle(hosts)
@@ -280,7 +282,7 @@ class _Planner:
         if k >= self.lowest_overflow:
             raise InputError(
                 f"--bind {self.net}: too small: every segment needs its own /24; use a /16")
-        return ipaddress.ip_network((int(self.net.network_address) + k * 256, 24))
+        return ipaddress.IPv4Network((int(self.net.network_address) + k * 256, 24))
 
     def _ip(self, segment: Mapping[str, Any] | None) -> str:
         if segment is not None:
@@ -297,7 +299,7 @@ class _Planner:
         if k in self.blocks.values() or k < 0:
             raise InputError(f"--bind {self.net}: too small for this many devices; use a /16")
         self.lowest_overflow = k
-        return ipaddress.ip_network((int(self.net.network_address) + k * 256, 24))
+        return ipaddress.IPv4Network((int(self.net.network_address) + k * 256, 24))
 
     def _mac(self, rng: random.Random, oui: str) -> str:
         for _ in range(1000):
@@ -315,6 +317,7 @@ class _Planner:
                 seq=self.seq, hex=rng.randbytes(4).hex().upper(), date=made.strftime("%Y%m%d"),
                 yy=made.strftime("%y"), ww=made.strftime("%V"),
                 mac=mac.replace(":", "").upper(), imei="", iccid="", vin="")
+            serial = str(serial)
             if serial not in self.serials:
                 self.serials.add(serial)
                 return serial

@@ -68,7 +68,7 @@ class LabRuntime:
         raise_descriptor_limit(needed + _CONNECTION_HEADROOM)
         try:
             for device in self.plan.devices:
-                inside = LOOPBACK.supernet_of(ipaddress.ip_network(device.ip))
+                inside = ipaddress.IPv4Address(device.ip) in LOOPBACK
                 if not inside and self.lab.sockets is None:
                     raise LabError(f"{device.ip}: the lab binds only to loopback")
                 for service in device.services:
@@ -121,17 +121,17 @@ class LabRuntime:
                     lambda: _Datagrams(self, device, service), **where)
                 self._transports.append(transport)
         except OSError as exc:
-            where = f"{device.ip}:{service.port}/{service.transport} ({service.service.value})"
+            place = f"{device.ip}:{service.port}/{service.transport} ({service.service.value})"
             if exc.errno == errno.EADDRINUSE:
-                raise LabError(f"{where}: address in use (is another lab running? "
+                raise LabError(f"{place}: address in use (is another lab running? "
                                "try `fleetwarden lab down`)") from None
             if exc.errno == errno.EACCES:
-                raise LabError(f"{where}: permission denied (ports below 1024 need root; "
+                raise LabError(f"{place}: permission denied (ports below 1024 need root; "
                                "the lab adds 20000 when it cannot bind them)") from None
             if exc.errno == errno.EMFILE:
-                raise LabError(f"{where}: out of file descriptors; raise `ulimit -n` or "
+                raise LabError(f"{place}: out of file descriptors; raise `ulimit -n` or "
                                "use fewer devices") from None
-            raise LabError(f"{where}: {exc.strerror}") from None
+            raise LabError(f"{place}: {exc.strerror}") from None
 
     def count(self, service: LabService) -> None:
         key = service.service.value
