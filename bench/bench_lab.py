@@ -76,7 +76,7 @@ def main() -> int:
         down_began = time.perf_counter()
         subprocess.run([*cli, "down"], env=env, capture_output=True, check=False)
         stop_time = time.perf_counter() - down_began
-    leftover = Path(f"/proc/{pid}").exists()
+    leftover = _running(pid)
     ok = Counter(s for s, good in results if good)
     total = Counter(s for s, _ in results)
     report: dict[str, Any] = {
@@ -95,6 +95,14 @@ def main() -> int:
         print(f"{key:>20}: {value}")
     goals = args.count > 1000 or (startup <= 15 and rss_mb <= 500)
     return 0 if goals and report["probes"] == report["answered"] and not leftover else 1
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting for its reaper."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _rss_mb(pid: int) -> float:
@@ -124,8 +132,8 @@ async def _exchange(device: LabDevice, service: LabService, send: bytes, expect:
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
         ctx.set_ciphers("ALL:@SECLEVEL=0")
+        ctx.options &= ~(ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1)  # reach legacy-only devices
     reader, writer = await asyncio.open_connection(device.ip, service.port, ssl=ctx)
     try:
         if send:

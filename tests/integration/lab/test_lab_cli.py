@@ -33,7 +33,11 @@ def _connects(ip: str, port: int) -> bool:
 def _gone(pid: int, wait: float = 15.0) -> bool:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return True
+        if state == "Z":  # exited; only waiting for a reaper (PID 1 in containers)
             return True
         time.sleep(0.1)
     return False

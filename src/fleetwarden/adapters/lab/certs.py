@@ -12,6 +12,7 @@ Must not: write outside the lab's run directory, or be used for anything but the
 from __future__ import annotations
 
 import ipaddress
+import logging
 import ssl
 import threading
 from collections import OrderedDict
@@ -24,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from fleetwarden.domain.lab import LabDevice, LabService, Weakness
+
+log = logging.getLogger("fleetwarden.lab")
 
 CA_NAME = "Northshire Police Device CA (lab)"
 _CACHE_SIZE = 512
@@ -54,7 +57,10 @@ class LabCertificates:
         ctx = self._settings(device)
 
         def pick(sslobj: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext) -> None:
-            sslobj.context = self.server_context(device, service)
+            try:
+                sslobj.context = self.server_context(device, service)
+            except (ssl.SSLError, OSError, ValueError):  # the handshake then fails cleanly
+                log.exception("lab %s: no TLS context", device.ip)
 
         ctx.sni_callback = pick
         return ctx
@@ -100,7 +106,8 @@ class LabCertificates:
 
     def _files(self, device: LabDevice) -> tuple[Path, Path]:
         if Weakness.SHARED_CERTIFICATE in device.weaknesses:
-            stem = "model-" + "".join(c if c.isalnum() else "_" for c in device.model)
+            kind = "rsa1024" if Weakness.WEAK_CIPHERS in device.weaknesses else "ec"
+            stem = "model-" + "".join(c if c.isalnum() else "_" for c in device.model) + kind
         else:
             stem = f"device-{device.index}"
         cert_path, key_path = self.dir / f"{stem}.pem", self.dir / f"{stem}.key"
