@@ -67,12 +67,12 @@ def up(
     """Start the simulated devices (foreground until Ctrl-C, or --detach)."""
     home = _home(ctx)
     options = _options(scenario, count, seed, bind, ttl, netns)
+    plan = control.make_plan(options)  # bad options fail here, before anything starts
     if detach:
         with console.status("starting the lab ..."):
             lab_state = control.start_detached(home, options)
         _print_started(lab_state, detached=True)
         return
-    plan = control.make_plan(options)
     if not quiet:
         console.print(f"starting {len(plan.devices)} devices in {plan.bind} ...",
                       markup=False)
