@@ -259,7 +259,7 @@ def _alive(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # reap our own child so it does not linger as a zombie
     try:
-        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
+        status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return status != "Z"
