@@ -95,9 +95,14 @@ class LabCertificates:
         weak = device.weaknesses
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         if Weakness.LEGACY_TLS in weak or Weakness.WEAK_CIPHERS in weak:
-            ctx.minimum_version = (ssl.TLSVersion.TLSv1 if Weakness.LEGACY_TLS in weak
-                                   else ssl.TLSVersion.TLSv1_2)
             ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+            if Weakness.LEGACY_TLS in weak:
+                # Clearing the OP_NO_ flags (not setting minimum_version = TLSv1, which
+                # Python deprecates) lets OpenSSL offer TLS 1.0 and 1.1 again.
+                ctx.options &= ~(ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1)
+                ctx.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+            else:
+                ctx.minimum_version = ssl.TLSVersion.TLSv1_2
             ctx.set_ciphers(_WEAK if Weakness.WEAK_CIPHERS in weak else "DEFAULT:@SECLEVEL=0")
         else:
             ctx.minimum_version = ssl.TLSVersion.TLSv1_2
