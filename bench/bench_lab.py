@@ -7,7 +7,8 @@ Measures, with the real CLI (``fleetwarden lab up --detach``) in a throw-away ho
 
 * start-up: from spawning the process to the lab reporting ready (and the runtime's own
   bind time);
-* memory: resident set size of the lab process after every service has been probed;
+* memory: resident set size of the lab's processes after every service has been probed
+  (one process, or more when the open-files limit makes the lab fork shards);
 * answers: one protocol-level probe per service of every device (HTTP GET, TLS
   handshake + GET, RTSP OPTIONS, banners of Telnet/FTP/SSH/debug, MQTT CONNECT, Modbus
   read-device-id, SNMP GET, SSDP M-SEARCH, DNS-SD query): how many answered, by service;
@@ -71,19 +72,20 @@ def main() -> int:
         probe_began = time.perf_counter()
         results = asyncio.run(probe_all(plan.devices, args.concurrency))
         probe_time = time.perf_counter() - probe_began
-        rss_mb = _rss_mb(pid)
+        pids = [pid, *_children(pid)]
+        rss_mb = sum(_rss_mb(p) for p in pids)
     finally:
         down_began = time.perf_counter()
         subprocess.run([*cli, "down"], env=env, capture_output=True, check=False)
         stop_time = time.perf_counter() - down_began
-    leftover = _running(pid)
+    leftover = any(_running(p) for p in pids)
     ok = Counter(s for s, good in results if good)
     total = Counter(s for s, _ in results)
     report: dict[str, Any] = {
         "devices": args.count, "scenario": args.scenario, "sockets": state["sockets"],
         "startup_seconds": round(startup, 2),
         "bind_seconds": state["started_in_seconds"],
-        "rss_mb_after_probes": round(rss_mb, 1),
+        "processes": len(pids), "rss_mb_after_probes": round(rss_mb, 1),
         "probes": sum(total.values()), "answered": sum(ok.values()),
         "probe_seconds": round(probe_time, 2),
         "by_service": {s: f"{ok[s]}/{total[s]}" for s in sorted(total)},
@@ -103,6 +105,19 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def _children(pid: int) -> list[int]:
+    """Shard processes the lab forked (it needs more sockets than one process may hold)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def _rss_mb(pid: int) -> float:

@@ -187,3 +187,14 @@ def test_the_demo_register_takes_the_registered_lab_devices_without_clashes():
             assert by_serial[device.serial]["firmware_version"] == device.firmware_version
         else:
             assert device.serial not in by_serial
+
+
+def test_split_keeps_every_slice_within_the_socket_budget():
+    from fleetwarden.adapters.lab.shards import split
+
+    big = plan_lab("small-force", count=300, seed=2)
+    slices = split(big, 200)
+    assert [d for s in slices for d in s.devices] == list(big.devices)
+    assert all(sum(len(d.services) for d in s.devices) <= 200 for s in slices)
+    assert len(slices) > 1
+    assert split(big, 10**6) == [big]

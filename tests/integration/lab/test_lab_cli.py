@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -171,3 +173,39 @@ def test_netns_mode_puts_devices_behind_veths_with_their_macs(sqlite_url: str):
     assert _gone(pid)
     left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert hub not in left and f"fwlab-{pid}" not in left
+
+
+def test_a_lab_larger_than_the_open_files_limit_spreads_over_processes(sqlite_url: str):
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (4400, 4400))
+
+    env = {**os.environ, "FLEETWARDEN_DB": sqlite_url}
+    done = subprocess.run(
+        [sys.executable, "-m", "fleetwarden", "lab", "up", "--detach", "--count", "150",
+         "--bind", BIND, "--scenario", "large-force"],
+        capture_output=True, text=True, env=env, timeout=120, check=False,
+        preexec_fn=low_limit)
+    assert done.returncode == 0, done.stderr
+    try:
+        state = json.loads(_lab("status", "--json", db=sqlite_url)[1])
+        if "processes" not in state:
+            pytest.skip("root may lift the open-files limit here; no need to spread")
+        assert state["processes"] >= 2
+        truth = json.loads(_lab("truth", "--format", "json", db=sqlite_url)[1])
+        assert len(truth) == 150
+        tcp = [(d["ip"], s["port"]) for d in truth for s in d["services"]
+               if s["transport"] == "tcp"]
+        assert all(_connects(ip, port) for ip, port in tcp)
+        children = [int(p.parent.name) for p in Path("/proc").glob("[0-9]*/stat")
+                    if _parent(p) == state["pid"]]
+        assert len(children) == state["processes"] - 1
+    finally:
+        _lab("down", db=sqlite_url)
+    assert all(_gone(pid) for pid in [state["pid"], *children])
+
+
+def _parent(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1

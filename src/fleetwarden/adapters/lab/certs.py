@@ -11,8 +11,10 @@ Must not: write outside the lab's run directory, or be used for anything but the
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import os
 import ssl
 import threading
 from collections import OrderedDict
@@ -79,15 +81,13 @@ class LabCertificates:
 
     def certificate_der(self, device: LabDevice) -> bytes:
         """The DER certificate the device presents (made now if it is the first use)."""
-        cert_path, _ = self._files(device)
-        return x509.load_pem_x509_certificate(cert_path.read_bytes()).public_bytes(
+        return x509.load_pem_x509_certificate(self._file(device).read_bytes()).public_bytes(
             serialization.Encoding.DER)
 
     # ----------------------------------------------------------------- contexts
     def _context(self, device: LabDevice) -> ssl.SSLContext:
         ctx = self._settings(device)
-        cert_path, key_path = self._files(device)
-        ctx.load_cert_chain(cert_path, key_path)
+        ctx.load_cert_chain(self._file(device))
         return ctx
 
     @staticmethod
@@ -109,18 +109,24 @@ class LabCertificates:
             ctx.set_ciphers(_MODERN)
         return ctx
 
-    def _files(self, device: LabDevice) -> tuple[Path, Path]:
+    def _file(self, device: LabDevice) -> Path:
+        """The device's PEM (certificate, then key), made once even with several lab
+        processes: the first to link its file into place wins, the others use it."""
         if Weakness.SHARED_CERTIFICATE in device.weaknesses:
             kind = "rsa1024" if Weakness.WEAK_CIPHERS in device.weaknesses else "ec"
             stem = "model-" + "".join(c if c.isalnum() else "_" for c in device.model) + kind
         else:
             stem = f"device-{device.index}"
-        cert_path, key_path = self.dir / f"{stem}.pem", self.dir / f"{stem}.key"
-        if not cert_path.exists():
+        path = self.dir / f"{stem}.pem"
+        if not path.exists():
             key, cert = self._issue(device)
-            _write_key(key_path, key)
-            cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        return cert_path, key_path
+            tmp = self.dir / f".{stem}.{os.getpid()}.tmp"
+            tmp.touch(mode=0o600)
+            tmp.write_bytes(cert.public_bytes(serialization.Encoding.PEM) + _key_pem(key))
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+            tmp.unlink()
+        return path
 
     # --------------------------------------------------------------- certificates
     def _issue(self, device: LabDevice) -> tuple[_PrivateKey, x509.Certificate]:
@@ -185,8 +191,11 @@ class LabCertificates:
         return key, cert
 
 
+def _key_pem(key: _PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
 def _write_key(path: Path, key: _PrivateKey) -> None:
     path.touch(mode=0o600, exist_ok=True)
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    path.write_bytes(_key_pem(key))

@@ -31,6 +31,7 @@ from fleetwarden.adapters.lab.netns import LabNamespaces, process_tag
 from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
 from fleetwarden.adapters.lab.protocols.base import LabContext
 from fleetwarden.adapters.lab.runtime import LabRuntime, summary
+from fleetwarden.adapters.lab.shards import ShardProcesses, capacity, split
 from fleetwarden.domain.lab import DEFAULT_BIND, DEFAULT_TTL_SECONDS, truth_record
 from fleetwarden.errors import InputError, LabError
 
@@ -142,17 +143,34 @@ def run_foreground(
         if options.netns:
             LabNamespaces.cleanup_stale()
             with LabNamespaces(plan.devices, tag=process_tag("lab")) as namespaces:
-                asyncio.run(_serve(directory, options, plan, on_ready, namespaces))
+                _serve_sliced(directory, options, plan, on_ready, namespaces)
         else:
-            asyncio.run(_serve(directory, options, plan, on_ready))
+            _serve_sliced(directory, options, plan, on_ready, None)
     finally:
         (directory / "state.json").unlink(missing_ok=True)
         (directory / "truth.json").unlink(missing_ok=True)
 
 
-async def _serve(directory: Path, options: LabOptions, plan: LabPlan,
+def _serve_sliced(directory: Path, options: LabOptions, plan: LabPlan,
+                  on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
+                  namespaces: LabNamespaces | None) -> None:
+    """This process serves the first slice; forked children serve the rest, if any."""
+    slices = split(plan, capacity())
+    children = None
+    if len(slices) > 1:
+        children = ShardProcesses(directory, slices[1:], options.ttl_seconds,
+                                  sockets=namespaces.socket if namespaces else None)
+    try:
+        asyncio.run(_serve(directory, options, plan, slices[0], on_ready, namespaces,
+                           children))
+    finally:
+        if children is not None:
+            children.stop()
+
+
+async def _serve(directory: Path, options: LabOptions, plan: LabPlan, own: LabPlan,
                  on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
-                 namespaces: LabNamespaces | None = None) -> None:
+                 namespaces: LabNamespaces | None, children: ShardProcesses | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -172,11 +190,17 @@ async def _serve(directory: Path, options: LabOptions, plan: LabPlan,
     }
     _write_json(directory / "truth.json", [truth_record(d) for d in plan.devices])
     _write_json(directory / "state.json", state)
-    async with LabRuntime(plan, lab) as runtime:
+    async with LabRuntime(own, lab) as runtime:
         state.update(status="running", **summary(runtime.stats))
+        if children is not None:
+            reports = children.wait_ready()
+            state["sockets"] += sum(r["sockets"] for r in reports)
+            state["started_in_seconds"] = max(
+                [state["started_in_seconds"], *(r["started_in_seconds"] for r in reports)])
+            state["processes"] = 1 + len(reports)
         _write_json(directory / "state.json", state)
         log.info("lab up: %s devices, %s sockets in %.2f s", len(plan.devices),
-                 runtime.stats.sockets, runtime.stats.started_in)
+                 state["sockets"], state["started_in_seconds"])
         if on_ready is not None:
             on_ready(plan, state)
         try:

@@ -33,7 +33,7 @@ log = logging.getLogger("fleetwarden.lab")
 #: Largest datagram a simulated device answers with.
 _MAX_DATAGRAM = 8192
 #: Spare descriptors for connections on top of the listening sockets.
-_CONNECTION_HEADROOM = 4096
+CONNECTION_HEADROOM = 4096
 
 
 @dataclass
@@ -65,7 +65,7 @@ class LabRuntime:
     async def start(self) -> None:
         began = time.perf_counter()
         needed = sum(len(d.services) for d in self.plan.devices)
-        raise_descriptor_limit(needed + _CONNECTION_HEADROOM)
+        raise_descriptor_limit(needed + CONNECTION_HEADROOM)
         try:
             for device in self.plan.devices:
                 inside = ipaddress.IPv4Address(device.ip) in LOOPBACK
@@ -190,18 +190,21 @@ class _Datagrams(asyncio.DatagramProtocol):
 
 
 def raise_descriptor_limit(needed: int) -> None:
-    """Lift the soft open-files limit towards ``needed``; fail early if it cannot be."""
+    """Lift the open-files limit towards ``needed`` (root may lift the hard limit too)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= needed:
         return
-    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    except (ValueError, OSError):
-        target = soft
-    if target < needed:
-        raise LabError(f"the lab needs about {needed} open files but the limit is {target}; "
-                       "raise `ulimit -n` or use fewer devices")
+    for new_hard in (max(hard, needed), hard):
+        target = needed if new_hard == resource.RLIM_INFINITY else min(needed, new_hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, new_hard))
+        except (ValueError, OSError):
+            continue
+        if target >= needed:
+            return
+    raise LabError(f"the lab needs about {needed} open files but the limit is "
+                   f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}; raise `ulimit -n` or "
+                   "use fewer devices")
 
 
 def summary(stats: LabStats) -> Mapping[str, Any]:
