@@ -109,16 +109,6 @@ NEEDS: Mapping[Weakness, frozenset[Service]] = {
 #: Services that check the same accounts as another (one broker behind 1883 and 8883).
 SAME_LOGIN: Mapping[Service, Service] = {Service.MQTTS: Service.MQTT}
 
-#: Services that only exist on a device because a weakness opened them.
-OPENED_BY: Mapping[Service, Weakness] = {
-    Service.TELNET: Weakness.TELNET_OPEN,
-    Service.FTP: Weakness.FTP_OPEN,
-    Service.SSDP: Weakness.UPNP_EXPOSED,
-    Service.UPNP: Weakness.UPNP_EXPOSED,
-    Service.DEBUG: Weakness.DEBUG_PORT_OPEN,
-}
-
-
 @dataclass(frozen=True, slots=True)
 class LabService:
     service: Service
@@ -170,8 +160,9 @@ class LabDevice:
     components: tuple[Component, ...]
     persona: Mapping[str, str] = field(default_factory=dict)
     """Resolved wire text: banners, titles, headers, sysDescr, UPnP fields (see families)."""
-    secret: str = ""
-    """Per-device password/community that nobody outside the lab knows."""
+    secret: str = field(default="", repr=False)
+    """Per-device password/community (user ``fwlab``), unlike the defaults not in the
+    truth; derived from the plan's seed, so it keeps test runs reproducible, not secret."""
 
     def service(self, name: Service) -> LabService | None:
         return next((s for s in self.services if s.service is name), None)

@@ -209,3 +209,43 @@ def _parent(stat: Path) -> int:
         return int(stat.read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
         return -1
+
+
+def test_certificates_always_match_the_running_plan(sqlite_url: str):
+    import ssl
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+
+    for seed in ("1", "2"):
+        code, _, err = _lab("up", "--detach", "--count", "40", "--bind", BIND, "--seed", seed,
+                            db=sqlite_url)
+        assert code == 0, err
+        try:
+            truth = json.loads(_lab("truth", "--format", "json", db=sqlite_url)[1])
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+            ctx.set_ciphers("ALL:@SECLEVEL=0")
+            checked = 0
+            for device in truth:
+                port = next((s["port"] for s in device["services"] if s["service"] == "https"),
+                            None)
+                if port is None:
+                    continue
+                with socket.create_connection((device["ip"], port), 5) as raw, \
+                        ctx.wrap_socket(raw) as tls:
+                    cert = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
+                expired = cert.not_valid_after_utc < datetime.now(UTC)
+                assert expired == ("expired_certificate" in device["weaknesses"]), device["ip"]
+                assert (cert.issuer == cert.subject) == (
+                    "self_signed_certificate" in device["weaknesses"]), device["ip"]
+                checked += 1
+            assert checked
+        finally:
+            _lab("down", db=sqlite_url)
+
+
+def test_ttl_must_be_sensible(sqlite_url: str):
+    for ttl in ("inf", "1e300", "0", "31d"):
+        code, _, err = _lab("up", "--ttl", ttl, "--count", "2", "--bind", BIND, db=sqlite_url)
+        assert code == 2 and "--ttl" in err, (ttl, err)

@@ -12,6 +12,7 @@ Must not: write outside the lab's run directory, or be used for anything but the
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import logging
 import os
@@ -40,17 +41,19 @@ _PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 class LabCertificates:
     """The lab's TLS provider: one CA per run directory, one context per device."""
 
-    def __init__(self, run_dir: Path, now: datetime | None = None) -> None:
+    def __init__(self, run_dir: Path, now: datetime | None = None, *,
+                 fresh: bool = False) -> None:
+        """``fresh`` drops device certificates an earlier run left (the CA stays)."""
         self.dir = run_dir / "tls"
         self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if fresh:
+            for old in [*self.dir.glob("device-*.pem"), *self.dir.glob("model-*.pem"),
+                        *self.dir.glob(".*.tmp")]:
+                old.unlink(missing_ok=True)
         self.now = now or datetime.now(UTC)
         self._lock = threading.Lock()
         self._contexts: OrderedDict[int, ssl.SSLContext] = OrderedDict()
         self._ca_key, self._ca_cert = self._load_or_make_ca()
-
-    @property
-    def ca_path(self) -> Path:
-        return self.dir / "ca.pem"
 
     def listener_context(self, device: LabDevice, service: LabService) -> ssl.SSLContext:
         """A certificate-less context for the listening socket; the device's certificate
@@ -112,11 +115,13 @@ class LabCertificates:
     def _file(self, device: LabDevice) -> Path:
         """The device's PEM (certificate, then key), made once even with several lab
         processes: the first to link its file into place wins, the others use it."""
+        kind = "rsa1024" if Weakness.WEAK_CIPHERS in device.weaknesses else "ec"
         if Weakness.SHARED_CERTIFICATE in device.weaknesses:
-            kind = "rsa1024" if Weakness.WEAK_CIPHERS in device.weaknesses else "ec"
-            stem = "model-" + "".join(c if c.isalnum() else "_" for c in device.model) + kind
-        else:
-            stem = f"device-{device.index}"
+            stem = f"model-{_digest(device.vendor, device.model)}-{kind}"
+        else:  # what the certificate says is in its name, so no other device reuses it
+            tls_weak = sorted(w.value for w in device.weaknesses & _CERT_WEAKNESSES)
+            stem = f"device-{device.index}-" + _digest(
+                device.serial, device.ip, device.hostname, device.vendor, kind, *tls_weak)
         path = self.dir / f"{stem}.pem"
         if not path.exists():
             key, cert = self._issue(device)
@@ -189,6 +194,13 @@ class LabCertificates:
         _write_key(key_path, key)
         cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
         return key, cert
+
+
+_CERT_WEAKNESSES = frozenset({Weakness.EXPIRED_CERTIFICATE, Weakness.SELF_SIGNED_CERTIFICATE})
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 def _key_pem(key: _PrivateKey) -> bytes:

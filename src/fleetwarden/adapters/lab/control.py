@@ -6,13 +6,15 @@ in a new session and waits until it reports ready (or fails, showing why). Stopp
 sends SIGTERM, then SIGKILL, and removes the state, so nothing is left behind.
 
 Must not: signal a process that is not a fleetwarden lab (pids are checked against
-/proc), or bind anything itself (the runtime does).
+/proc), or bind anything itself (the runtime does). ``lab.lock`` (an flock held for the
+lab's life) keeps two labs from sharing a home.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -38,6 +40,8 @@ from fleetwarden.errors import InputError, LabError
 log = logging.getLogger("fleetwarden.lab")
 
 _STOP_WAIT = 10.0
+#: A lab never runs longer than this (certificates of healthy devices last a year).
+MAX_TTL_SECONDS = 30 * 86400
 
 
 @dataclass(frozen=True)
@@ -71,11 +75,21 @@ def unprivileged_port_start() -> int:
         return 1024
 
 
-def make_plan(options: LabOptions) -> LabPlan:
-    """The plan these options give on this machine (port rule included)."""
-    return plan_lab(options.scenario, count=options.count, seed=options.seed,
-                    bind=options.bind, privileged=os.geteuid() == 0 or options.netns,
-                    unprivileged_start=unprivileged_port_start(), namespaces=options.netns)
+def make_plan(options: LabOptions, *, privileged: bool | None = None,
+              unprivileged_start: int | None = None) -> LabPlan:
+    """The plan these options give; the port rule is this machine's unless given."""
+    return plan_lab(
+        options.scenario, count=options.count, seed=options.seed, bind=options.bind,
+        privileged=(os.geteuid() == 0 or options.netns) if privileged is None else privileged,
+        unprivileged_start=(unprivileged_port_start() if unprivileged_start is None
+                            else unprivileged_start),
+        namespaces=options.netns)
+
+
+def running_plan(state: dict[str, Any]) -> LabPlan:
+    """The running lab's plan, with the port rule it was started under."""
+    return make_plan(LabOptions(**state["options"]), privileged=state.get("privileged"),
+                     unprivileged_start=state.get("unprivileged_start"))
 
 
 # ------------------------------------------------------------------------- state
@@ -139,6 +153,7 @@ def run_foreground(
     plan = plan or make_plan(options)
     directory = lab_dir(home)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = _lock(directory)
     try:
         if options.netns:
             LabNamespaces.cleanup_stale()
@@ -149,12 +164,27 @@ def run_foreground(
     finally:
         (directory / "state.json").unlink(missing_ok=True)
         (directory / "truth.json").unlink(missing_ok=True)
+        lock.close()
+
+
+def _lock(directory: Path) -> Any:
+    """Hold ``lab.lock`` for the lab's lifetime: one lab per home, even when two start
+    at the same moment (the state file alone cannot tell)."""
+    handle = (directory / "lab.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise LabError("a lab is already running (or starting) in this home; "
+                       "stop it with `fleetwarden lab down`") from None
+    return handle
 
 
 def _serve_sliced(directory: Path, options: LabOptions, plan: LabPlan,
                   on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
                   namespaces: LabNamespaces | None) -> None:
     """This process serves the first slice; forked children serve the rest, if any."""
+    LabCertificates(directory, fresh=True)  # no certificate of an earlier run survives
     slices = split(plan, capacity())
     children = None
     if len(slices) > 1:
@@ -181,6 +211,8 @@ async def _serve(directory: Path, options: LabOptions, plan: LabPlan, own: LabPl
     state: dict[str, Any] = {
         "pid": os.getpid(), "status": "starting", "options": asdict(options),
         "scenario": plan.scenario, "bind": plan.bind, "real_ports": plan.real_ports,
+        "privileged": os.geteuid() == 0 or options.netns,
+        "unprivileged_start": unprivileged_port_start(),
         "devices": len(plan.devices), "started_at": started.isoformat(timespec="seconds"),
         "expires_at": (started + timedelta(seconds=options.ttl_seconds)).isoformat(
             timespec="seconds"),
@@ -193,7 +225,8 @@ async def _serve(directory: Path, options: LabOptions, plan: LabPlan, own: LabPl
     async with LabRuntime(own, lab) as runtime:
         state.update(status="running", **summary(runtime.stats))
         if children is not None:
-            reports = children.wait_ready()
+            reports = await asyncio.get_running_loop().run_in_executor(
+                None, children.wait_ready)
             state["sockets"] += sum(r["sockets"] for r in reports)
             state["started_in_seconds"] = max(
                 [state["started_in_seconds"], *(r["started_in_seconds"] for r in reports)])
@@ -222,6 +255,7 @@ def start_detached(home: Path, options: LabOptions, *, timeout: float = 120.0) -
     log_path = directory / "lab.log"
     env = {**os.environ, "FLEETWARDEN_HOME": str(home)}
     with log_path.open("ab") as out:
+        offset = out.tell()
         proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "fleetwarden", "lab", "up", *options.argv(), "--quiet"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env,
@@ -229,7 +263,7 @@ def start_detached(home: Path, options: LabOptions, *, timeout: float = 120.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise LabError(f"the lab did not start: {_last_error(log_path)}")
+            raise LabError(f"the lab did not start: {_last_error(log_path, offset)}")
         state = read_state(home)
         if state is not None and state.get("pid") == proc.pid and state["status"] == "running":
             return state
@@ -238,9 +272,13 @@ def start_detached(home: Path, options: LabOptions, *, timeout: float = 120.0) -
     raise LabError(f"the lab did not report ready within {timeout:.0f} s (log: {log_path})")
 
 
-def _last_error(log_path: Path) -> str:
+def _last_error(log_path: Path, offset: int) -> str:
+    """The child's last error line, from this start's part of the log only."""
     try:
-        lines = [ln for ln in log_path.read_text(errors="replace").splitlines() if ln.strip()]
+        with log_path.open("rb") as fh:
+            fh.seek(offset)
+            text = fh.read().decode("utf-8", "replace")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
     except OSError:
         return "no log"
     errors = [ln for ln in lines if ln.startswith("error:")]
@@ -253,7 +291,9 @@ def stop(home: Path) -> int | None:
     if state is None:
         return None
     pid = int(state["pid"])
-    _terminate(pid)
+    # Namespaces take a while to remove: give a big --netns lab time to do it itself.
+    grace = _STOP_WAIT + (0.02 * int(state.get("devices", 0)) if state.get("netns_hub") else 0)
+    _terminate(pid, grace)
     if state.get("netns_hub"):
         LabNamespaces.cleanup_stale()  # only namespaces of dead labs: a SIGKILL leaves them
     for name in ("state.json", "truth.json"):
@@ -261,22 +301,29 @@ def stop(home: Path) -> int | None:
     return pid
 
 
-def _terminate(pid: int) -> None:
+def _terminate(pid: int, grace: float = _STOP_WAIT) -> None:
+    """SIGTERM, then after ``grace`` seconds SIGKILL to the lab's process group; returns
+    once the process is gone (so its namespaces count as stale)."""
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + _STOP_WAIT
-    while time.monotonic() < deadline:
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
+    if _wait_gone(pid, grace):
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
+    _wait_gone(pid, 5.0)
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _alive(pid: int) -> bool:
@@ -297,8 +344,8 @@ def parse_duration(text: str) -> int:
     number = value[:-1] if factor else value
     try:
         seconds = int(float(number) * (factor or 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         raise InputError(f"--ttl {text!r}: use seconds or a number with s, m, h or d") from None
-    if seconds <= 0:
-        raise InputError(f"--ttl {text!r}: must be positive")
+    if not 0 < seconds <= MAX_TTL_SECONDS:
+        raise InputError(f"--ttl {text!r}: must be positive and at most 30 days")
     return seconds

@@ -80,9 +80,6 @@ class LabPlan:
     """True when devices use the real ports below 1024 (root, or a low unprivileged start)."""
     devices: tuple[LabDevice, ...]
 
-    def registered(self) -> list[LabDevice]:
-        return [d for d in self.devices if d.registered]
-
 
 def plan_lab(
     scenario: str | Scenario = "small-force",
@@ -133,6 +130,12 @@ class _Planner:
         self.serials: set[str] = set()
         self.pools: dict[str, list[str]] = {}
         self.blocks: dict[int, int] = {}  # supernet /24 index -> bind /24 index
+        # /24s that segments inside the bind network use as they are: never hand them out
+        self.reserved = {
+            (int(c.network_address) - int(net.network_address)) >> 8
+            for c in (ipaddress.IPv4Network(s["cidrs"][0]) for s in self.cat["segments"])
+            if net != _SUPERNET and c.subnet_of(net)
+        }
         self.overflow: list[str] = []
         self.overflow_used = 0
         self.lowest_overflow = net.num_addresses // 256
@@ -178,7 +181,7 @@ class _Planner:
             registered=rng.random() >= self.scen.shadow_share,
             services=self._services(offered, persona),
             weaknesses=frozenset(weaknesses), credentials=credentials,
-            components=_components(stack, model["vendor"]), persona=persona,
+            components=stack_components(stack, model["vendor"]), persona=persona,
             secret="".join(rng.choice(_SECRET_ALPHABET) for _ in range(20)),
         )
 
@@ -275,7 +278,8 @@ class _Planner:
             return cidr
         index = (int(cidr.network_address) - int(_SUPERNET.network_address)) >> 8
         if index not in self.blocks:
-            self.blocks[index] = len(self.blocks)
+            taken = set(self.blocks.values()) | self.reserved
+            self.blocks[index] = next(k for k in range(len(taken) + 1) if k not in taken)
         return self._nth_block(self.blocks[index])
 
     def _nth_block(self, k: int) -> ipaddress.IPv4Network:
@@ -296,7 +300,7 @@ class _Planner:
         """The next spare /24, taken from the top of the bind network downwards."""
         k = self.net.num_addresses // 256 - 1 - self.overflow_used
         self.overflow_used += 1
-        if k in self.blocks.values() or k < 0:
+        if k in self.blocks.values() or k in self.reserved or k < 0:
             raise InputError(f"--bind {self.net}: too small for this many devices; use a /16")
         self.lowest_overflow = k
         return ipaddress.IPv4Network((int(self.net.network_address) + k * 256, 24))
@@ -337,7 +341,8 @@ class _Fields(dict[str, str]):
             "(a component missing from its stack?)")
 
 
-def _components(stack: Mapping[str, str], vendor: str) -> tuple[Component, ...]:
+def stack_components(stack: Mapping[str, str], vendor: str) -> tuple[Component, ...]:
+    """The components of a firmware stack (name -> version), as its SBOM lists them."""
     known = components()
     return tuple(
         Component(name=name, version=version,

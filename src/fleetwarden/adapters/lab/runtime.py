@@ -34,6 +34,9 @@ log = logging.getLogger("fleetwarden.lab")
 _MAX_DATAGRAM = 8192
 #: Spare descriptors for connections on top of the listening sockets.
 CONNECTION_HEADROOM = 4096
+#: Open connections across all devices; beyond this new ones are closed at once, so a
+#: client holding thousands of idle connections cannot starve the other devices.
+MAX_CONNECTIONS = CONNECTION_HEADROOM - 512
 
 
 @dataclass
@@ -41,8 +44,11 @@ class LabStats:
     connections: int = 0
     datagrams: int = 0
     handler_errors: int = 0
+    refused: int = 0
+    """Connections closed at once because ``MAX_CONNECTIONS`` were open."""
     started_in: float = 0.0
     sockets: int = 0
+    """Listening services (TCP and UDP); FTP data channels come and go on top."""
     by_service: dict[str, int] = field(default_factory=dict)
 
 
@@ -54,6 +60,7 @@ class LabRuntime:
         self._servers: list[Any] = []
         self._transports: list[asyncio.DatagramTransport] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self.active = 0
 
     async def __aenter__(self) -> LabRuntime:
         await self.start()
@@ -115,6 +122,8 @@ class LabRuntime:
                 self._servers.append(server)
             else:
                 sock = self.lab.bound_socket(device, service)
+                # reuse_port lets mDNS on 5353 coexist with avahi/systemd-resolved, which
+                # bind the wildcard address with SO_REUSEPORT; lab.lock keeps labs apart.
                 where = ({"sock": sock} if sock else
                          {"local_addr": (device.ip, service.port), "reuse_port": True})
                 transport, _ = await loop.create_datagram_endpoint(
@@ -147,6 +156,11 @@ class _Connection:
 
     async def __call__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         stats, lab = self.runtime.stats, self.runtime.lab
+        if self.runtime.active >= MAX_CONNECTIONS:
+            stats.refused += 1
+            writer.close()
+            return
+        self.runtime.active += 1
         stats.connections += 1
         self.runtime.count(self.service)
         task = asyncio.current_task()
@@ -163,6 +177,7 @@ class _Connection:
             log.exception("lab %s %s handler failed", self.device.ip, self.service.service)
         finally:
             writer.close()
+            self.runtime.active -= 1
             if task is not None:
                 self.runtime._tasks.discard(task)
 

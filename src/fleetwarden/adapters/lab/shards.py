@@ -68,14 +68,18 @@ class ShardProcesses:
         LabCertificates(run_dir)  # make the lab CA once, before any child needs it
         context = multiprocessing.get_context("fork")
         self._children: list[tuple[Any, multiprocessing.connection.Connection]] = []
-        for shard in slices:
-            parent_end, child_end = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_child_main, args=(run_dir, shard, ttl_seconds, child_end, sockets),
-                daemon=True, name=f"fleetwarden-lab-shard-{len(self._children) + 1}")
-            process.start()
-            child_end.close()
-            self._children.append((process, parent_end))
+        try:
+            for shard in slices:
+                parent_end, child_end = context.Pipe(duplex=False)
+                process = context.Process(
+                    target=_child_main, args=(run_dir, shard, ttl_seconds, child_end, sockets),
+                    daemon=True, name=f"fleetwarden-lab-shard-{len(self._children) + 1}")
+                process.start()
+                child_end.close()
+                self._children.append((process, parent_end))
+        except BaseException:
+            self.stop()  # never leave the children already started behind
+            raise
 
     def wait_ready(self) -> list[dict[str, Any]]:
         """Every child's runtime summary; stops them all and raises if one failed."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -209,11 +211,19 @@ def pcap(
     plan = _plan_for_files(ctx, scenario, count, seed)
     if file.is_dir():
         raise InputError(f"{file} is a directory; give a file name such as estate.pcap")
-    certificates = LabCertificates(control.lab_dir(_home(ctx)))
+    running = scenario is None and control.read_state(_home(ctx)) is not None
+    # The running lab's certificates when the capture is of it; else a scratch set.
+    cert_dir = (control.lab_dir(_home(ctx)) if running
+                else Path(tempfile.mkdtemp(prefix="fleetwarden-pcap-")))
+    certificates = LabCertificates(cert_dir)
     with _progress() as progress:
         task = progress.add_task("writing packets", total=None)
-        packets = write_pcap(plan, file, certificates, progress=lambda done, total:
-                             progress.update(task, completed=done, total=total))
+        try:
+            packets = write_pcap(plan, file, certificates, progress=lambda done, total:
+                                 progress.update(task, completed=done, total=total))
+        finally:
+            if not running:
+                shutil.rmtree(cert_dir, ignore_errors=True)
     console.print(f"wrote {packets} packets from {len(plan.devices)} devices to {file}",
                   markup=False)
 
@@ -223,5 +233,5 @@ def _plan_for_files(ctx: typer.Context, scenario: str | None, count: int | None,
     """The running lab's plan unless --scenario is given (so files match the lab)."""
     lab_state = None if scenario else control.read_state(_home(ctx))
     if lab_state is not None:
-        return control.make_plan(control.LabOptions(**lab_state["options"]))
+        return control.running_plan(lab_state)
     return control.make_plan(_options(scenario or "small-force", count, seed, DEFAULT_BIND))

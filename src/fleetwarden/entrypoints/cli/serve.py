@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import logging.handlers
 from pathlib import Path
@@ -136,8 +137,12 @@ def _start_lab(home: Path, options: lab_control.LabOptions) -> bool:
     """Start the lab in the background; False when one was already running."""
     running = lab_control.read_state(home)
     if running is not None:
+        same = running.get("options", {}) == dataclasses.asdict(options)
         console.print(f"device lab already running (pid {running['pid']}, "
-                      f"{running['devices']} devices)", markup=False)
+                      f"{running['devices']} devices)" + ("" if same else
+                      "; WARNING: started with other options than this demo's, so the "
+                      "register and the live devices differ (`fleetwarden lab down`, then "
+                      "run the demo again)"), markup=False)
         return False
     with console.status("starting the device lab ..."):
         lab_state = lab_control.start_detached(home, options)
