@@ -10,7 +10,7 @@ from cyclonedx.model.bom import Bom
 from cyclonedx.model.component import ComponentType
 
 from fleetwarden.adapters.lab.catalogue import families, spdx_vendors
-from fleetwarden.adapters.lab.plan import plan_lab
+from fleetwarden.adapters.lab.plan import plan_lab, stack_components
 from fleetwarden.adapters.lab.sbom import (
     firmware_components,
     firmware_stack,
@@ -72,7 +72,8 @@ def test_firmware_stack_is_the_planners_rule():
         family, model = _model(device)
         stack = firmware_stack(family, model, device.firmware_version)
         assert stack == {c.name: c.version for c in device.components}
-        assert firmware_components(family, model, device.firmware_version) == device.components
+        parts = firmware_components(family, model, device.firmware_version)
+        assert parts == device.components == stack_components(stack, device.vendor)
         newest = device.firmware_version == model["firmware_versions"][-1]
         newest_seen |= newest
         outdated_seen |= not newest

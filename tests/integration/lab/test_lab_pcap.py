@@ -1,5 +1,5 @@
 """`lab pcap`: every device's background traffic, read back with dpkt, dnspython and
-cryptography, and checked against the plan."""
+cryptography, and checked against the plan and against what the running lab answers."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dns.message
+import dns.query
 import dns.rdatatype
 import dpkt
 import pytest
@@ -21,11 +22,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from fleetwarden.adapters.lab.certs import LabCertificates
-from fleetwarden.adapters.lab.pcap import START, write_pcap
+from fleetwarden.adapters.lab.pcap import START, mdns_announcement, write_pcap
 from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
 from fleetwarden.adapters.lab.protocols.base import upnp_uuid
-from fleetwarden.domain.lab import Service, Weakness
+from fleetwarden.adapters.lab.protocols.dnssd import MAX_TYPES
+from fleetwarden.domain.lab import LabDevice, Service, Weakness
 from fleetwarden.errors import InputError
+from tests.integration.lab.harness import make_device, running_lab
 
 TSHARK = "/usr/bin/tshark"
 
@@ -153,7 +156,8 @@ def test_ssdp_notify_names_the_devices_udn_and_description(plan, capture):
     assert ssdp, "the sample plan should have a device offering SSDP"
     assert set(by_ip) == {d.ip for d in ssdp}
     for device in ssdp:
-        upnp = device.service(Service.UPNP) or device.service(Service.HTTP)
+        upnp = device.service(Service.UPNP)
+        assert upnp is not None, "the planner offers UPnP with SSDP"
         for message in by_ip[device.ip]:
             head, _, _ = message.partition(b"\r\n\r\n")
             lines = head.decode("utf-8", "surrogateescape").split("\r\n")
@@ -166,6 +170,15 @@ def test_ssdp_notify_names_the_devices_udn_and_description(plan, capture):
         nts = {dict(line.split(b": ", 1) for line in m.split(b"\r\n")[1:] if b": " in line)[b"NT"]
                for m in by_ip[device.ip]}
         assert b"upnp:rootdevice" in nts
+
+
+def test_no_notify_without_a_upnp_description(plan, tmp_path):
+    device = next(d for d in plan.devices if d.service(Service.SSDP))
+    bare = dataclasses.replace(device, services=tuple(
+        s for s in device.services if s.service is not Service.UPNP))
+    path = tmp_path / "bare.pcap"
+    write_pcap(dataclasses.replace(plan, devices=(bare,)), path, None)
+    assert list(_udp(_frames(path), 1900)) == []  # the lab's SSDP would not answer either
 
 
 def test_mdns_announcements_parse_with_dnspython(plan, capture):
@@ -346,3 +359,67 @@ def test_tshark_reads_the_capture(capture):
     done = subprocess.run([TSHARK, "-r", str(capture[0]), "-q", "-z", "io,stat,0"],
                           capture_output=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# ------------------------------------------------- announcement = responder's answers
+DnsSdView = dict[str, tuple[int, tuple[bytes, ...]]]
+
+
+def _view(rrsets) -> DnsSdView:
+    """{service type: (SRV port, TXT strings)} of the instances the records describe."""
+    srv, txt, types = {}, {}, {}
+    for rrset in rrsets:
+        for rdata in rrset:
+            if rrset.rdtype == dns.rdatatype.PTR and not rrset.name.to_text().startswith(
+                    "_services."):
+                types[rdata.target.to_text()] = rrset.name.to_text().removesuffix(".local.")
+            elif rrset.rdtype == dns.rdatatype.SRV:
+                srv[rrset.name.to_text()] = rdata.port
+            elif rrset.rdtype == dns.rdatatype.TXT:
+                txt[rrset.name.to_text()] = tuple(rdata.strings)
+    return {kind: (srv[instance], txt[instance]) for instance, kind in types.items()}
+
+
+def _responder_view(device: LabDevice) -> DnsSdView:
+    """What the running lab's mDNS responder says: browse, then each type's PTR with its
+    additional SRV and TXT (legacy unicast, EDNS so nothing is truncated)."""
+    where = device.service(Service.MDNS)
+    assert where is not None
+
+    def ask(name: str) -> dns.message.Message:
+        query = dns.message.make_query(name, "PTR", use_edns=0, payload=4096)
+        return dns.query.udp(query, device.ip, port=where.port, timeout=2)
+
+    browse = ask("_services._dns-sd._udp.local.")
+    found: DnsSdView = {}
+    for rdata in browse.answer[0]:
+        reply = ask(rdata.target.to_text())
+        found.update(_view(reply.answer + reply.additional))
+    return found
+
+
+def test_the_announcement_lists_what_the_responder_answers(tmp_path):
+    extra = [f"_vendor{n}._tcp" for n in range(MAX_TYPES)]  # unknown: the web port
+    edge = make_device(
+        (Service.HTTP, Service.RTSP, Service.MDNS), hostname="gw-edge-0001",
+        mac="00:1e:42:aa:bb:cc", persona={"mdns_services": ",".join([
+            "_axis-video._tcp", "_HTTP._tcp.local.", "_rtsp._tcp", "_ssh._tcp", "_https._tcp",
+            "bogus", "_http._tcp", *extra])})
+    plain = make_device((Service.HTTPS, Service.MDNS), hostname="dock-0001",
+                        persona={"mdns_services": "_https._tcp,_http._tcp,_bwvdock._tcp"})
+    with running_lab([edge, plain], tmp_path) as lab:
+        answered = {d.ip: _responder_view(d) for d in (edge, plain)}
+        assert lab.stats.handler_errors == 0
+    for device in (edge, plain):
+        announced = dns.message.from_wire(mdns_announcement(device))
+        assert _view(announced.answer) == answered[device.ip]
+    http, rtsp = edge.service(Service.HTTP), edge.service(Service.RTSP)
+    https = plain.service(Service.HTTPS)
+    assert http is not None and rtsp is not None and https is not None
+    view = answered[edge.ip]  # no SSH or HTTPS to point at: those types are left out
+    assert set(view) == {"_axis-video._tcp", "_http._tcp", "_rtsp._tcp",
+                         *extra[:MAX_TYPES - 3]}  # the first 16 that have a port
+    assert view["_rtsp._tcp"][0] == rtsp.port and view["_vendor0._tcp"][0] == http.port
+    assert b"macaddress=001E42AABBCC" in view["_axis-video._tcp"][1]
+    assert answered[plain.ip] == {kind: (https.port, answered[plain.ip][kind][1])
+                                  for kind in ("_https._tcp", "_http._tcp", "_bwvdock._tcp")}

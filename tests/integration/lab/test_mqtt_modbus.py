@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from fleetwarden.adapters.lab.protocols import mqtt
 from fleetwarden.domain.lab import Component, Credential, LabDevice, Service, Weakness
 from tests.integration.lab.harness import client_tool, lab_port, make_device, running_lab
 
@@ -296,6 +297,38 @@ def test_silent_client_is_dropped_after_one_and_a_half_keepalives(
         began = time.monotonic()
         assert _read(sock) is None
         assert 1.2 <= time.monotonic() - began < 4
+
+
+def test_idle_timeout_from_the_keep_alive_is_capped() -> None:
+    assert mqtt.idle_timeout(0) == 30.0  # no keep-alive: the lab's usual idle timeout
+    assert mqtt.idle_timeout(60) == 90.0
+    assert mqtt.idle_timeout(400) == mqtt.MAX_IDLE == 600.0
+    assert mqtt.idle_timeout(65535) == 600.0  # not 27 hours
+
+
+def test_a_huge_keep_alive_does_not_pin_the_connection(
+        lab: dict[str, object], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mqtt, "MAX_IDLE", 1.0)  # the broker reads it per connection
+    with socket.create_connection((_open(lab).ip, MQTT), timeout=WAIT) as sock:
+        sock.sendall(_connect(4, "forever", keepalive=65535))
+        assert _read(sock) == (0x20, b"\x00\x00")
+        began = time.monotonic()
+        assert _read(sock) is None
+        assert time.monotonic() - began < 4
+
+
+def test_v5_client_asking_for_a_longer_keep_alive_is_told_the_brokers(
+        lab: dict[str, object]) -> None:
+    server_keep_alive = b"\x13" + mqtt.MAX_KEEPALIVE.to_bytes(2, "big")
+    with socket.create_connection((_open(lab).ip, MQTT), timeout=WAIT) as sock:
+        sock.sendall(_connect(5, "long", keepalive=65535))
+        connack = _read(sock)
+        assert connack is not None and connack[1][:2] == b"\x00\x00"
+        assert server_keep_alive in connack[1][2:]
+    with socket.create_connection((_open(lab).ip, MQTT), timeout=WAIT) as sock:
+        sock.sendall(_connect(5, "short", keepalive=mqtt.MAX_KEEPALIVE))
+        connack = _read(sock)
+        assert connack is not None and b"\x13" not in connack[1][2:]
 
 
 # --------------------------------------------------------------------- Modbus

@@ -50,6 +50,7 @@ class Lab:
     private: LabDevice
     hostile: LabDevice
     injected: LabDevice
+    no_upnp: LabDevice
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +62,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         persona={"snmp_sysdescr": CAMERA_DESCR, "snmp_sysobjectid": "1.3.6.1.4.1.368.4",
                  "snmp_contact": "facilities@northshire.example", "upnp_server": SERVER,
                  "upnp_device_type": DEVICE_TYPE,
-                 "mdns_services": "_axis-video._tcp,_http._tcp,_rtsp._tcp"},
+                 "mdns_services": "_axis-video._tcp,_http._tcp,_rtsp._tcp,_ssh._tcp"},
         mac="AC:CC:8E:12:34:56", hostname="hq-cam-0042", vendor="Axis Communications",
         model="P3245-LVE", serial="ACCC8E123456", firmware_version="10.12.199")
     private = make_device([Service.SNMP], secret=SECRET, hostname="hq-nvr-0001")
@@ -72,9 +73,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         [Service.SSDP, Service.UPNP], weaknesses=[Weakness.UPNP_EXPOSED],
         persona={"upnp_server": "Evil/1.0\r\nX-Injected: yes",
                  "upnp_device_type": "urn:schemas-upnp-org:device:Basic:1\r\nX-Also: 1"})
-    devices = [camera, private, hostile, injected]
+    no_upnp = make_device([Service.HTTP, Service.SSDP], weaknesses=[Weakness.UPNP_EXPOSED])
+    devices = [camera, private, hostile, injected, no_upnp]
     with running_lab(devices, tmp_path_factory.mktemp("udp-lab")) as runtime:
-        yield Lab(runtime, camera, private, hostile, injected)
+        yield Lab(runtime, camera, private, hostile, injected, no_upnp)
 
 
 @pytest.fixture(autouse=True)
@@ -350,8 +352,16 @@ def test_ssdp_silence_and_header_injection(lab: Lab):
 
     got = ssdp_answer(lab.injected, m_search("ssdp:all"))
     assert "x-injected" not in got and "x-also" not in got
+    assert got["location"].endswith(f":{port(lab.injected, Service.UPNP)}/description.xml")
     assert got["server"] == "Evil/1.0X-Injected: yes"
     assert got["usn"] == f"uuid:{upnp_uuid(lab.injected)}::upnp:rootdevice"
+
+
+def test_ssdp_without_a_upnp_description_stays_silent(lab: Lab):
+    device = lab.no_upnp  # a web server is no description to point at
+    searches = [m_search(st) for st in ("ssdp:all", "upnp:rootdevice", DEVICE_TYPE,
+                                        f"uuid:{upnp_uuid(device)}")]
+    assert all_silent(device.ip, port(device, Service.SSDP), searches) == []
 
 
 # ------------------------------------------------------------------ mDNS / DNS-SD
@@ -374,7 +384,7 @@ def records(response: dns.message.Message, rdtype: str, *,
 def test_dns_sd_browse_resolve_and_address(lab: Lab):
     cam = lab.camera
     services = ask(cam, "_services._dns-sd._udp.local.", "PTR")
-    assert records(services, "PTR") == [
+    assert records(services, "PTR") == [  # no _ssh._tcp: the camera runs no SSH
         "_axis-video._tcp.local.", "_http._tcp.local.", "_rtsp._tcp.local."]
 
     browse = ask(cam, "_axis-video._tcp.local.", "PTR")
@@ -400,6 +410,9 @@ def test_dns_sd_browse_resolve_and_address(lab: Lab):
 
     with pytest.raises(dns.exception.Timeout):  # not its name: no answer, not NXDOMAIN
         ask(cam, "someone-else.local.", "A", timeout=QUIET)
+    for name, rdtype in (("_ssh._tcp.local.", "PTR"), ("hq-cam-0042._ssh._tcp.local.", "SRV")):
+        with pytest.raises(dns.exception.Timeout):  # a type with nothing behind it
+            ask(cam, name, rdtype, timeout=QUIET)
 
 
 def test_mdns_querier_on_5353_gets_no_question_back(lab: Lab):

@@ -1,4 +1,4 @@
-"""Telnet, FTP and SSH personalities of the lab, checked with real clients on the wire.
+"""Telnet, FTP, SSH and debug-console personalities of the lab, checked on the wire.
 
 nmap identifies the three services (and the SSH product and version) the way discovery
 will; Python's ftplib and asyncssh's client log in; ncat and raw sockets check what a
@@ -11,6 +11,8 @@ garbage does not take a device down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import ftplib
 import socket
 import subprocess
@@ -23,7 +25,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from fleetwarden.adapters.lab.protocols.base import wire
+from fleetwarden.adapters.lab.protocols.base import MAX_LINE, read_line, wire
 from fleetwarden.domain.lab import Credential, LabDevice, Service, Weakness
 from tests.integration.lab.harness import client_tool, lab_port, make_device, running_lab
 
@@ -175,6 +177,26 @@ def test_telnet_wrong_password_is_refused_three_times_then_closed(tmp_path: Path
         assert _closed(s)
 
 
+def test_telnet_enter_at_the_login_prompt_shows_it_again(tmp_path: Path):
+    device = _camera()
+    with running_lab([device], tmp_path) as lab:
+        with socket.create_connection((device.ip, TELNET), 5) as s:
+            _until(s, b"login: ")
+            s.sendall(b"\r\n")
+            assert _until(s, b"login: ") == b"\r\nlogin: "  # no Password:, no failed attempt
+            s.sendall(b"  \r\n")
+            assert _until(s, b"login: ") == b"  \r\nlogin: "  # echoed, then the prompt
+            s.sendall(b"root\r\n")
+            assert _until(s, b"Password: ").endswith(b"root\r\nPassword: ")
+            s.sendall(b"12345\r\n")
+            assert _until(s, b"# ").endswith(b"# ")  # the blank lines cost no attempt
+        with socket.create_connection((device.ip, TELNET), 5) as s:
+            _until(s, b"login: ")
+            s.sendall(b"\r\n" * 10)  # like BusyBox login, ten empty names end the session
+            assert _closed(s)
+        assert lab.stats.handler_errors == 0
+
+
 def test_telnet_banner_can_be_the_prompt_and_hostile_banners_are_byte_exact(tmp_path: Path):
     apc = _camera(persona={"telnet_banner": "User Name : ", "telnet_prompt": ""}, components=())
     hostile = _camera(serial="DS-TEST-0003", persona={"telnet_banner": HOSTILE_TELNET},
@@ -255,6 +277,62 @@ def test_ftp_wrong_password_and_anonymous_get_530(tmp_path: Path):
                     ftp.login(user, password)
 
 
+def test_ftp_blank_line_gets_500_and_the_session_goes_on(tmp_path: Path):
+    device = _camera()
+    with running_lab([device], tmp_path) as lab, ftplib.FTP() as ftp:
+        ftp.connect(device.ip, FTP, timeout=5)
+        with pytest.raises(ftplib.error_perm, match="^500"):
+            ftp.sendcmd("")
+        assert ftp.login("root", "12345").startswith("230")
+        with pytest.raises(ftplib.error_perm, match="^500"):
+            ftp.sendcmd("")
+        assert ftp.sendcmd("NOOP").startswith("200")
+        assert lab.stats.handler_errors == 0
+
+
+class _NamespaceSockets:
+    """Stands in for ``LabNamespaces.socket``: a bound, listening loopback socket, and a
+    record of what was asked for; ``fail`` makes it raise like a bind in a broken netns."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, int]] = []
+        self.fail = False
+
+    def __call__(self, device: LabDevice, transport: str, port: int) -> socket.socket:
+        self.calls.append((device.ip, transport, port))
+        if self.fail:
+            raise OSError(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((device.ip, port))
+            sock.listen(64)
+            sock.setblocking(False)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+
+def test_ftp_passive_listener_is_made_through_the_labs_namespace_sockets(tmp_path: Path):
+    device = _camera()
+    sockets = _NamespaceSockets()
+    with running_lab([device], tmp_path) as lab, ftplib.FTP() as ftp:
+        lab.lab.sockets = sockets  # as with --netns (the services are already bound)
+        ftp.connect(device.ip, FTP, timeout=5)
+        ftp.login("root", "12345")
+        assert "config_backup.cfg" in ftp.nlst()
+        _epsv_nlst(ftp, device.ip)
+        assert sockets.calls == [(device.ip, "tcp", 0)] * 2
+        sockets.fail = True
+        with pytest.raises(ftplib.error_temp, match="^425 Can't open data connection"):
+            ftp.sendcmd("PASV")
+        with pytest.raises(ftplib.error_temp, match="^425"):
+            ftp.sendcmd("NLST")  # no listener was left behind to use
+        assert ftp.sendcmd("NOOP").startswith("200")
+        assert lab.stats.handler_errors == 0
+
+
 def test_ftp_hostile_banner_is_sent_byte_exact(tmp_path: Path):
     ncat = client_tool("ncat")
     device = _camera(persona={"ftp_banner": HOSTILE_FTP}, weaknesses=[Weakness.HOSTILE_BANNER])
@@ -298,6 +376,23 @@ async def _fingerprint(ip: str) -> str:
     key = await asyncssh.get_server_host_key(ip, SSH)
     assert key is not None and key.get_algorithm() == "ssh-ed25519"
     return key.get_fingerprint()
+
+
+def test_an_open_ssh_connection_is_closed_when_the_lab_stops(tmp_path: Path):
+    device = _camera(services=[Service.SSH])
+
+    async def scenario(stop_lab: contextlib.ExitStack) -> None:
+        async with asyncssh.connect(device.ip, SSH, username="root", password="12345",
+                                    known_hosts=None, client_keys=None,
+                                    connect_timeout=5) as conn:
+            process = await conn.create_process(term_type="vt100")
+            await process.stdout.readuntil("# ")
+            await asyncio.to_thread(stop_lab.close)
+            await asyncio.wait_for(conn.wait_closed(), 5)  # not left for the idle timeouts
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(running_lab([device], tmp_path))
+        asyncio.run(scenario(stack))
 
 
 def test_ssh_host_key_is_stable_across_lab_starts(tmp_path: Path):
@@ -353,4 +448,49 @@ def test_garbage_does_not_take_a_device_down(tmp_path: Path):
             assert ftp.login("root", "12345").startswith("230")
         result = asyncio.run(_ssh_run(device.ip, "12345", "uname"))
         assert str(result.stdout) == "Linux\n"
+        assert lab.stats.handler_errors == 0
+
+
+# -------------------------------------------------------------------- debug console
+def test_read_line_tells_a_blank_line_from_the_end():
+    async def lines(data: bytes, *, eof: bool = True, timeout: float = 1.0
+                    ) -> list[bytes | None]:
+        reader = asyncio.StreamReader(limit=MAX_LINE * 2)
+        reader.feed_data(data)
+        if eof:
+            reader.feed_eof()
+        return [await read_line(reader, timeout=timeout) for _ in range(3)]
+
+    assert asyncio.run(lines(b"\r\nabc\n")) == [b"", b"abc", None]
+    assert asyncio.run(lines(b"\n\n")) == [b"", b"", None]
+    assert asyncio.run(lines(b"x" * MAX_LINE + b"\r\n")) == [b"x" * MAX_LINE, None, None]
+    assert asyncio.run(lines(b"x" * (MAX_LINE + 1) + b"\n"))[0] is None  # over-long
+    assert asyncio.run(lines(b"partial", eof=False, timeout=0.1)) == [None] * 3  # silence
+
+
+def test_debug_console_answers_enter_and_commands_at_its_own_prompt(tmp_path: Path):
+    setup = make_device([Service.DEBUG], model="NPAD", persona={
+        "debug_banner": "*** Acme NPAD ***\r\nPress Enter for Setup Mode\r\n",
+        "debug_port": "9999"})
+    xmsh = make_device([Service.DEBUG], model="DH-X", firmware_version="2.8", persona={
+        "debug_banner": "DH-X debug console\r\nxmsh> ", "debug_port": "9527"})
+    with running_lab([setup, xmsh], tmp_path) as lab:
+        with socket.create_connection((setup.ip, lab_port(9999)), 5) as s:
+            assert _until(s, b"Setup Mode\r\n").endswith(b"Press Enter for Setup Mode\r\n")
+            s.sendall(b"\r\n")
+            assert _until(s, b"# ") == b"# "  # Enter: the prompt, not a hang-up
+            s.sendall(b"\n")
+            assert _until(s, b"# ") == b"# "
+            s.sendall(b"version\r\n")
+            assert _until(s, b"# ") == b"NPAD V5.7.3 build 220112\r\n# "
+            s.sendall(b"exit\r\n")
+            assert _until(s, b"bye") == b"bye\r\n" and _closed(s)
+        with socket.create_connection((xmsh.ip, lab_port(9527)), 5) as s:
+            assert _until(s, b"xmsh> ") == b"DH-X debug console\r\nxmsh> "
+            s.sendall(b"\r\n")
+            assert _until(s, b"xmsh> ") == b"xmsh> "
+            s.sendall(b"help\r\n")
+            assert _until(s, b"xmsh> ") == b"commands: help version exit\r\nxmsh> "
+            s.sendall(b"rm -rf /\r\n")
+            assert _until(s, b"xmsh> ") == b"unknown command\r\nxmsh> "
         assert lab.stats.handler_errors == 0

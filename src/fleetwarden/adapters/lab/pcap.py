@@ -7,6 +7,10 @@ classic libpcap file (Ethernet), one device after another, with timestamps count
 a fixed start so the same plan gives the same file (apart from certificate bytes, which
 are made per run directory). Packets are written as they are made, never held.
 
+What a device announces (DNS-SD services, SSDP targets and LOCATION, the components its
+DHCP client reveals) comes from the same functions the lab's responders use, so the
+passive and the active view of a device agree.
+
 Fictional infrastructure completes the picture: a gateway and DHCP server on each /24
 (``.1`` unless a device has it), a management station and a firmware update server.
 Their MACs are locally administered (``02:fa`` + the IPv4 address).
@@ -54,7 +58,14 @@ from dns.rdtypes.IN.SRV import SRV
 from fleetwarden.adapters.lab.catalogue import families
 from fleetwarden.adapters.lab.certs import LabCertificates
 from fleetwarden.adapters.lab.plan import LabPlan
-from fleetwarden.adapters.lab.protocols.base import upnp_uuid, wire
+from fleetwarden.adapters.lab.protocols import ssdp
+from fleetwarden.adapters.lab.protocols.base import component_version, header_value, wire
+from fleetwarden.adapters.lab.protocols.dnssd import (
+    HOST_TTL,
+    OTHER_TTL,
+    advertised,
+    instance_label,
+)
 from fleetwarden.domain.lab import LabDevice, Service, Weakness
 from fleetwarden.errors import InputError
 
@@ -73,19 +84,6 @@ SSDP_GROUP, SSDP_MAC = "239.255.255.250", "01:00:5e:7f:ff:fa"
 _PRL_UDHCP = bytes([1, 3, 6, 12, 15, 28, 42])
 _PRL_DHCPCD = bytes([1, 121, 33, 3, 6, 12, 15, 26, 28, 51, 54, 58, 59, 119])
 _PRL_EMBEDDED = bytes([1, 3, 6, 15, 42])
-#: DNS-SD service type -> the lab services whose port it announces (first one offered);
-#: the same choice as the lab's mDNS responder, so passive and active views agree.
-_MDNS_PORTS: dict[str, tuple[Service, ...]] = {
-    "_http._tcp": (Service.HTTP, Service.HTTPS),
-    "_axis-video._tcp": (Service.HTTP, Service.HTTPS),
-    "_ipp._tcp": (Service.HTTP, Service.HTTPS),
-    "_printer._tcp": (Service.HTTP, Service.HTTPS),
-    "_https._tcp": (Service.HTTPS,),
-    "_ipps._tcp": (Service.HTTPS,),
-    "_rtsp._tcp": (Service.RTSP,),
-    "_ssh._tcp": (Service.SSH,),
-    "_mqtt._tcp": (Service.MQTT,),
-}
 _SYN_OPTIONS = b"\x02\x04" + MSS.to_bytes(2, "big") + b"\x01\x01\x04\x02"  # MSS, SACK ok
 _CLIENT_SUITES = (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8, 0xC02D, 0xC004,
                   0x009C, 0x002F, 0x000A)
@@ -131,11 +129,11 @@ def write_pcap(
 def vendor_class(device: LabDevice) -> str:
     """DHCP option 60 as the device's DHCP client sends it (udhcpc, dhcpcd or the
     vendor's own stack), from what its firmware contains."""
-    stack = {c.name: c.version for c in device.components}
-    if "busybox" in stack:
-        return f"udhcp {stack['busybox']}"
-    if "linux" in stack:
-        return f"dhcpcd-{_dhcpcd_version(stack['linux'])}:Linux-{stack['linux']}:armv7l"
+    busybox, linux = component_version(device, "busybox"), component_version(device, "linux")
+    if busybox is not None:
+        return f"udhcp {busybox}"
+    if linux is not None:
+        return f"dhcpcd-{_dhcpcd_version(linux)}:Linux-{linux}:armv7l"
     return f"{device.vendor} {device.model}"
 
 
@@ -376,10 +374,9 @@ def _bootp(op: int, device: LabDevice, xid: int, opts: list[tuple[int, bytes]],
 
 
 def _parameter_requests(device: LabDevice) -> bytes:
-    names = {c.name for c in device.components}
-    if "busybox" in names:
+    if component_version(device, "busybox") is not None:
         return _PRL_UDHCP
-    return _PRL_DHCPCD if "linux" in names else _PRL_EMBEDDED
+    return _PRL_DHCPCD if component_version(device, "linux") is not None else _PRL_EMBEDDED
 
 
 def _dhcpcd_version(linux: str) -> str:
@@ -397,49 +394,21 @@ def _mdns(out: _Wire, device: LabDevice) -> None:
 
 
 def mdns_announcement(device: LabDevice) -> bytes:
-    """The DNS message (PTR, SRV, TXT per service type, then A) a device multicasts.
-    Names and TXT follow the lab's mDNS responder: instance ``<hostname>.<type>.local``."""
+    """The DNS message (PTR, SRV, TXT per advertised service, then A) a device multicasts:
+    the records the lab's mDNS responder answers with (``dnssd.advertised``)."""
     message = dns.message.Message(id=0)
     message.flags = dns.flags.QR | dns.flags.AA
-    label = wire(device.hostname)[:63] or b"device"
+    label = instance_label(device)
     host = dns.name.Name([label, b"local", b""])
-    for kind in _mdns_types(device):
-        port = _mdns_port(device, kind)
-        if port is None:
-            continue
-        service = dns.name.from_text(f"{kind}.local.")
+    for advert in advertised(device):
+        service = dns.name.Name([*advert.labels, b"local", b""])
         instance = dns.name.Name([label]).concatenate(service)
-        _rr(message, service, 4500, PTR(dns.rdataclass.IN, dns.rdatatype.PTR, instance))
-        _rr(message, instance, 120, SRV(dns.rdataclass.IN, dns.rdatatype.SRV, 0, 0, port, host))
-        _rr(message, instance, 4500, _mdns_txt(device, kind))
-    _rr(message, host, 120, A(dns.rdataclass.IN, dns.rdatatype.A, device.ip))
+        _rr(message, service, OTHER_TTL, PTR(dns.rdataclass.IN, dns.rdatatype.PTR, instance))
+        _rr(message, instance, HOST_TTL,
+            SRV(dns.rdataclass.IN, dns.rdatatype.SRV, 0, 0, advert.port, host))
+        _rr(message, instance, OTHER_TTL, TXT(dns.rdataclass.IN, dns.rdatatype.TXT, advert.txt))
+    _rr(message, host, HOST_TTL, A(dns.rdataclass.IN, dns.rdatatype.A, device.ip))
     return message.to_wire()
-
-
-def _mdns_types(device: LabDevice) -> list[str]:
-    """The persona's DNS-SD types shaped like ``_name._tcp``/``_name._udp``, once each."""
-    found: list[str] = []
-    for item in device.persona.get("mdns_services", "").split(","):
-        labels = item.strip().lower().removesuffix(".").removesuffix(".local").split(".")
-        kind = ".".join(labels)
-        if (len(labels) == 2 and labels[1] in ("_tcp", "_udp") and labels[0].startswith("_")
-                and 2 <= len(labels[0]) <= 63 and kind not in found):
-            found.append(kind)
-    return found
-
-
-def _mdns_port(device: LabDevice, kind: str) -> int | None:
-    rule = _MDNS_PORTS.get(kind, (Service.HTTP, Service.HTTPS))
-    found = next((s for s in map(device.service, rule) if s is not None), None)
-    return found.port if found else None
-
-
-def _mdns_txt(device: LabDevice, kind: str) -> TXT:
-    pairs = [("vendor", device.vendor), ("model", device.model), ("serial", device.serial),
-             ("fw", device.firmware_version)]
-    if kind == "_axis-video._tcp":
-        pairs.append(("macaddress", device.mac.replace(":", "").upper()))
-    return TXT(dns.rdataclass.IN, dns.rdatatype.TXT, [wire(f"{k}={v}")[:255] for k, v in pairs])
 
 
 def _rr(message: dns.message.Message, name: dns.name.Name, ttl: int,
@@ -450,36 +419,34 @@ def _rr(message: dns.message.Message, name: dns.name.Name, ttl: int,
 
 
 def _ssdp(out: _Wire, device: LabDevice) -> None:
-    """``ssdp:alive`` for the root device, its UDN and its device type."""
+    """``ssdp:alive`` for the root device, its UDN and its device type (the targets the
+    lab's SSDP answers name); nothing from a device with no UPnP description."""
     src = _Side(device.mac, SSDP_MAC, device.ip, 1900, 2)
     group = _Side(SSDP_MAC, device.mac, SSDP_GROUP, 1900, 2)
-    udn = f"uuid:{upnp_uuid(device)}"
-    device_type = device.persona.get("upnp_device_type", "urn:schemas-upnp-org:device:Basic:1")
-    for nt, usn in (("upnp:rootdevice", f"{udn}::upnp:rootdevice"), (udn, udn),
-                    (device_type, f"{udn}::{device_type}")):
-        out.udp(src, group, ssdp_notify(device, nt, usn), gap_us=30_000)
+    for nt, usn in ssdp.targets(device):
+        message = ssdp_notify(device, nt, usn)
+        if message is None:
+            return
+        out.udp(src, group, message, gap_us=30_000)
 
 
-def ssdp_notify(device: LabDevice, nt: str, usn: str) -> bytes:
-    """One SSDP NOTIFY ssdp:alive message."""
-    upnp = device.service(Service.UPNP) or device.service(Service.HTTP)
-    port = upnp.port if upnp else 49152
+def ssdp_notify(device: LabDevice, nt: bytes, usn: bytes) -> bytes | None:
+    """One SSDP NOTIFY ssdp:alive message; None when there is no description to point at
+    (no UPnP service, as the lab's SSDP responder then stays silent too)."""
+    location = ssdp.location(device)
+    if location is None:
+        return None
     lines = [
         b"NOTIFY * HTTP/1.1",
         b"HOST: 239.255.255.250:1900",
         b"CACHE-CONTROL: max-age=1800",
-        f"LOCATION: http://{device.ip}:{port}/description.xml".encode(),
-        b"NT: " + _header(nt),
+        b"LOCATION: " + location,
+        b"NT: " + header_value(nt),
         b"NTS: ssdp:alive",
-        b"SERVER: " + _header(device.persona.get("upnp_server", "Linux UPnP/1.0")),
-        b"USN: " + _header(usn),
+        b"SERVER: " + ssdp.server(device),
+        b"USN: " + header_value(usn),
     ]
     return b"\r\n".join(lines) + b"\r\n\r\n"
-
-
-def _header(text: str) -> bytes:
-    """Persona text as one header line's bytes: CR, LF and NUL would forge headers."""
-    return wire(text.replace("\r", "").replace("\n", "").replace("\0", ""))
 
 
 # ------------------------------------------------------------ HTTP update check
@@ -502,8 +469,9 @@ def update_request(device: LabDevice) -> bytes:
             f"/latest?current={quote(device.firmware_version, safe='')}")
     return (f"GET {path} HTTP/1.1\r\n".encode() +
             f"Host: {UPDATE_HOST}\r\n".encode() +
-            b"User-Agent: FirmwareUpdater/1.0 (" + wire(device.vendor) + b"; " +
-            wire(device.model) + b"; " + wire(device.firmware_version) + b")\r\n" +
+            b"User-Agent: FirmwareUpdater/1.0 (" + header_value(device.vendor) + b"; " +
+            header_value(device.model) + b"; " + header_value(device.firmware_version) +
+            b")\r\n" +
             b"Accept: application/json\r\nConnection: close\r\n\r\n")
 
 

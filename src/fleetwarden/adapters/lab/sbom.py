@@ -3,15 +3,16 @@
 One SBOM per model and firmware version, for every model that appears in a plan and
 every firmware version the estate catalogue knows for it (not only the versions the
 plan's devices run): a supplier publishes one per release. Its components follow the
-planner's rule, so an SBOM and a device's ``components`` agree: every firmware but the
-newest carries the family's outdated stack, the newest the current one. Most suppliers
+planner's rule and are built by the planner's own ``stack_components``, so an SBOM and a
+device's ``components`` agree: every firmware but the newest carries the family's
+outdated stack, the newest the current one. Most suppliers
 publish CycloneDX 1.5 JSON; those listed under ``[sbom] spdx_vendors`` in
 families.toml publish SPDX 2.3 JSON. Output is
 reproducible: serial numbers and namespaces are derived from vendor/model/firmware and
 the creation time is fixed, so two runs give byte-identical files.
 
 Must not: open sockets, write outside ``out_dir``, or decide what a device runs
-(``firmware_stack`` mirrors the planner; a test holds them together).
+(``firmware_stack`` mirrors the planner's choice of stack; a test holds them together).
 """
 
 from __future__ import annotations
@@ -34,13 +35,11 @@ from cyclonedx.output import make_outputter
 from cyclonedx.schema import OutputFormat, SchemaVersion
 from packageurl import PackageURL
 
-from fleetwarden.adapters.lab.catalogue import Family, components, families, spdx_vendors
-from fleetwarden.adapters.lab.plan import LabPlan
+from fleetwarden.adapters.lab.catalogue import Family, families, spdx_vendors
+from fleetwarden.adapters.lab.plan import LabPlan, stack_components
 from fleetwarden.domain.lab import Component
 from fleetwarden.errors import InputError
 
-#: Vendors whose SBOMs come as SPDX 2.3 JSON. A constant because families.toml has no
-#: ``sbom_format`` key yet; moving it there would make this data-driven.
 #: Every SBOM claims to be made at this moment, so reruns give identical bytes.
 CREATED = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
 TOOL = "fleetwarden-lab"
@@ -80,17 +79,8 @@ def firmware_stack(family: Family, model: Mapping[str, Any], firmware: str) -> M
 def firmware_components(
     family: Family, model: Mapping[str, Any], firmware: str
 ) -> tuple[Component, ...]:
-    """The components an SBOM lists, built like the planner builds a device's."""
-    known = components()
-    vendor = str(model["vendor"])
-    out = []
-    for name, version in sorted(firmware_stack(family, model, firmware).items()):
-        entry = known[name]
-        out.append(Component(
-            name=name, version=version, purl=entry["purl"].format(v=version),
-            cpe=entry["cpe"].format(v=version) if "cpe" in entry else None,
-            supplier=entry.get("supplier", vendor)))
-    return tuple(out)
+    """The components an SBOM lists: the planner's ``stack_components`` of the stack."""
+    return stack_components(firmware_stack(family, model, firmware), str(model["vendor"]))
 
 
 def sbom_format(vendor: str) -> str:

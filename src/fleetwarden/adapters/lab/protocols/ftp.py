@@ -4,7 +4,8 @@ It greets with the persona's banner, checks USER/PASS against the device's crede
 (anonymous only when that is one of them) and then serves a tiny read-only root: a
 configuration backup that can be fetched and a firmware image that can only be listed.
 Data connections are passive only (PASV/EPSV), one per command, on the device's own
-address.
+address: under ``--netns`` the listener is made in the device's namespace through
+``lab.sockets``, like the runtime's own; when it cannot be opened the client gets 425.
 
 Must not: write, delete or read real files, connect out (PORT/EPRT are refused), or
 reveal anything beyond the device's persona (never its secret).
@@ -15,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from fleetwarden.adapters.lab.protocols.base import IDLE_TIMEOUT, MAX_LINE, LabContext, wire
+from fleetwarden.adapters.lab.protocols.base import LabContext, read_line, wire
 from fleetwarden.domain.lab import LabDevice, LabService, Service
 
 _MAX_COMMANDS = 100
@@ -39,6 +41,7 @@ class _Session:
     device: LabDevice
     writer: asyncio.StreamWriter
     peer_ip: str
+    lab: LabContext
     user: str | None = None
     logged_in: bool = False
     failures: int = 0
@@ -64,9 +67,19 @@ class _Passive:
         self.accepted: asyncio.Future[asyncio.StreamWriter] = (
             asyncio.get_running_loop().create_future())
 
-    async def open(self, ip: str) -> int:
-        self.server = await asyncio.start_server(self._accept, host=ip, port=0, backlog=1)
-        return int(self.server.sockets[0].getsockname()[1])
+    async def open(self, device: LabDevice, lab: LabContext) -> int:
+        """Listen on a free port of the device's address; raises OSError when it cannot."""
+        if lab.sockets is None:
+            self.server = await asyncio.start_server(self._accept, host=device.ip, port=0,
+                                                     backlog=1)
+            return int(self.server.sockets[0].getsockname()[1])
+        sock: socket.socket = lab.sockets(device, "tcp", 0)  # in the device's namespace
+        try:
+            self.server = await asyncio.start_server(self._accept, sock=sock, backlog=1)
+        except BaseException:
+            sock.close()
+            raise
+        return int(sock.getsockname()[1])
 
     def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -205,7 +218,13 @@ async def _open_passive(s: _Session, extended: bool) -> None:
     if s.passive is not None:
         s.passive.close()
     s.passive = _Passive(s.peer_ip)
-    port = await s.passive.open(s.device.ip)
+    try:
+        port = await s.passive.open(s.device, s.lab)
+    except OSError:
+        s.passive.close()
+        s.passive = None
+        s.reply("425 Can't open data connection.")
+        return
     if extended:
         s.reply(f"229 Entering Extended Passive Mode (|||{port}|)")
     else:
@@ -267,6 +286,8 @@ async def _dispatch(s: _Session, verb: str, arg: str) -> None:
         await _retr(s, arg)
     elif verb in _WRITES:
         s.reply("550 Permission denied.")
+    elif not verb:
+        s.reply("500 Syntax error, command unrecognized.")  # a blank line
     else:
         s.reply("502 Command not implemented.")
 
@@ -275,15 +296,12 @@ _KNOWN = frozenset(_HANDLERS) | _WRITES | {"PASV", "EPSV", "LIST", "NLST", "RETR
 
 
 async def _command(reader: asyncio.StreamReader) -> tuple[str, str] | None:
-    """The next (VERB, argument); None at EOF, idle timeout or an over-long line."""
-    try:
-        line = await asyncio.wait_for(reader.readuntil(b"\n"), IDLE_TIMEOUT)
-    except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError,
-            ConnectionError):
+    """The next (VERB, argument), ("", "") for a blank line; None at EOF, idle timeout or
+    an over-long line."""
+    line = await read_line(reader)
+    if line is None:
         return None
-    if len(line) > MAX_LINE:
-        return None
-    text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+    text = line.decode("utf-8", "replace")
     verb, _, arg = text.partition(" ")
     return verb.strip().upper()[:16], arg.strip()
 
@@ -292,7 +310,7 @@ async def serve_ftp(device: LabDevice, service: LabService, reader: asyncio.Stre
                     writer: asyncio.StreamWriter, lab: LabContext) -> None:
     """One control connection: greeting, then at most ``_MAX_COMMANDS`` commands."""
     peer = writer.get_extra_info("peername")
-    s = _Session(device, writer, peer[0] if peer else "", files=_files(device))
+    s = _Session(device, writer, peer[0] if peer else "", lab, files=_files(device))
     s.writer.write(wire(_greeting(device)) + b"\r\n")
     try:
         for _ in range(_MAX_COMMANDS):

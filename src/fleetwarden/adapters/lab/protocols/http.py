@@ -8,8 +8,10 @@ shared with the RTSP personality, which frames its messages the same way.
 
 Persona text goes on the wire as the device would send it: the page title is inserted
 raw on purpose (hostile banners are what the lab tests parsers with), but header values
-lose CR/LF so no persona can break the framing, and the UPnP XML escapes everything so
-it stays well-formed.
+lose CR/LF/NUL (``base.header_value``) so no persona can break the framing, and the UPnP
+XML escapes everything so it stays well-formed. Client input that does not parse (a
+target or Digest ``uri`` urlsplit refuses, Basic credentials that are not base64, a
+Digest response that is not hex) is a 400 or a failed login, never a handler error.
 
 Must not: trust any client-controlled size, serve files, run anything, lock accounts
 out, or let persona text split a header or break the description XML.
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 import hmac
 import re
@@ -30,10 +31,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from html import escape as html_escape
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from fleetwarden.adapters.lab.protocols.base import IDLE_TIMEOUT, LabContext, upnp_uuid, wire
+from fleetwarden.adapters.lab.protocols.base import (
+    IDLE_TIMEOUT,
+    LabContext,
+    header_value,
+    upnp_uuid,
+    wire,
+)
 from fleetwarden.domain.lab import LabDevice, LabService, Service
 
 #: Largest request line plus header block a device reads.
@@ -65,6 +72,8 @@ _SUPPORTED: Mapping[bytes, frozenset[bytes]] = {
 _HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}")
 _AUTH_PARAM = re.compile(r'([A-Za-z0-9_-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,]*)')
 _NC = re.compile(r"[0-9a-fA-F]{8}")
+#: An MD5 Digest response: anything else cannot be right, and is not compared.
+_DIGEST_RESPONSE = re.compile(r"[0-9a-fA-F]{32}")
 #: Characters XML 1.0 does not allow (controls, lone surrogates, U+FFFE/U+FFFF).
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DEFAULT_UPNP_TYPE = "urn:schemas-upnp-org:device:Basic:1"
@@ -92,7 +101,8 @@ class Request:
     def path(self) -> str:
         if self.target == "*":
             return "*"
-        return urlsplit(self.target).path or "/"
+        split = split_target(self.target)
+        return (split.path if split else "") or "/"
 
     def header(self, name: str) -> str:
         return self.headers.get(name.lower(), "")
@@ -212,7 +222,18 @@ def _parse_request_line(line: bytes, protocol: bytes) -> tuple[str, str, str]:
         raise BadRequest(400)
     if parts[2] not in _SUPPORTED[protocol]:
         raise BadRequest(505)
-    return parts[0].decode("ascii"), parts[1].decode("ascii"), parts[2].decode("ascii")
+    target = parts[1].decode("ascii")
+    if split_target(target) is None:
+        raise BadRequest(400)  # e.g. ``//[``: routing would have to split it
+    return parts[0].decode("ascii"), target, parts[2].decode("ascii")
+
+
+def split_target(target: str) -> SplitResult | None:
+    """``urlsplit`` of a request target or URI; None when it refuses (``http://[``)."""
+    try:
+        return urlsplit(target)
+    except ValueError:
+        return None
 
 
 def _parse_headers(lines: list[bytes]) -> dict[str, str]:
@@ -251,19 +272,6 @@ async def _read_body(reader: asyncio.StreamReader, writer: asyncio.StreamWriter 
         raise BadRequest(400) from None
 
 
-def persona_bytes(text: str) -> bytes:
-    """Persona text as the device sends it (``wire``), even with a stray surrogate."""
-    try:
-        return wire(text)
-    except UnicodeEncodeError:  # a surrogate that stands for no byte
-        return text.encode("utf-8", "replace")
-
-
-def header_value(text: str) -> bytes:
-    """Persona text as a header value: raw bytes, but never a CR, LF or NUL."""
-    return persona_bytes(text).replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b"")
-
-
 def quoted(text: str) -> str:
     """A quoted-string (RFC 9110) holding ``text``."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -275,18 +283,14 @@ def render(version: str, response: Response, *, server: str, head: bool = False,
     """The response bytes: status, ``first``, Date, Server, own headers, ``last``, body."""
     reason = response.reason or REASONS.get(response.status, "Unknown")
     out = [f"{version} {response.status} {reason}".encode("ascii")]
-    out += [_header_line(name, value) for name, value in first]
+    out += [name.encode("ascii") + b": " + header_value(value) for name, value in first]
     out.append(b"Date: " + formatdate(usegmt=True).encode("ascii"))
     if server:
         out.append(b"Server: " + header_value(server))
-    out += [_header_line(name, value) for name, value in (*response.headers, *last)]
+    out += [name.encode("ascii") + b": " + header_value(value)
+            for name, value in (*response.headers, *last)]
     head_bytes = b"\r\n".join(out) + b"\r\n\r\n"
     return head_bytes if head else head_bytes + response.body
-
-
-def _header_line(name: str, value: bytes) -> bytes:
-    clean = value.replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b"")
-    return name.encode("ascii") + b": " + clean
 
 
 # ------------------------------------------------------------------------ digest
@@ -328,9 +332,10 @@ class DigestAuth:
         if params is None or not self._well_formed(params, request):
             return DigestVerdict()
         user = params["username"].encode("latin-1").decode("utf-8", "replace")
-        answer = params["response"].lower()
+        answer = params["response"].lower().encode("ascii")  # hex: checked in _well_formed
         if not any(accepts(user, p)
-                   and hmac.compare_digest(self._response(params, request.method, p), answer)
+                   and hmac.compare_digest(
+                       self._response(params, request.method, p).encode("ascii"), answer)
                    for p in passwords):
             return DigestVerdict()
         if not self._fresh(params["nonce"]):
@@ -339,7 +344,7 @@ class DigestAuth:
 
     def _well_formed(self, params: Mapping[str, str], request: Request) -> bool:
         required = {"username", "realm", "nonce", "uri", "response"}
-        if not required <= params.keys():
+        if not required <= params.keys() or not _DIGEST_RESPONSE.fullmatch(params["response"]):
             return False
         if params["realm"].encode("latin-1") != header_value(self.realm):
             return False  # the realm as the client saw it on the wire
@@ -375,10 +380,13 @@ def _md5(data: bytes) -> str:
 
 
 def _same_resource(uri: str, target: str) -> bool:
-    """Digest ``uri`` names the request target (clients send it absolute or as a path)."""
+    """Digest ``uri`` names the request target (clients send it absolute or as a path);
+    a ``uri`` that does not even split names nothing."""
     if uri == target:
         return True
-    mine, theirs = urlsplit(target), urlsplit(uri)
+    mine, theirs = split_target(target), split_target(uri)
+    if mine is None or theirs is None:
+        return False
     return (mine.path or "/", mine.query) == (theirs.path or "/", theirs.query)
 
 
@@ -447,7 +455,7 @@ def _error_page(status: int, headers: list[tuple[str, bytes]] | None = None) -> 
 
 
 def _title(device: LabDevice) -> bytes:
-    return persona_bytes(device.persona.get("http_title", f"{device.vendor} {device.model}"))
+    return wire(device.persona.get("http_title", f"{device.vendor} {device.model}"))
 
 
 _ROBOTS = b"User-agent: *\nDisallow: /\n"
@@ -487,8 +495,6 @@ class _WebUi:
             return Response(200, _ROBOTS, "text/plain")
         if request.path == "/favicon.ico":
             return _error_page(404)
-        if request.path in _DESCRIPTION_PATHS and _describes_on_web_port(self.device):
-            return Response(200, description_xml(self.device), 'text/xml; charset="utf-8"')
         if self.mode == "basic":
             return self._basic(request)
         if self.mode == "digest":
@@ -513,9 +519,9 @@ class _WebUi:
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "basic":
             return None
-        try:
+        try:  # binascii.Error, non-ASCII text and bad UTF-8 are all ValueErrors
             decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:
             return None
         user, colon, password = decoded.partition(":")
         if colon and self.device.accepts(self.service, user, password):
@@ -538,7 +544,7 @@ class _WebUi:
         return Response(401, body, headers=headers)
 
     def _protected(self, request: Request, user: str) -> Response:
-        if request.path in ("/", "/index.html", "/index.htm", urlsplit(self.login_path).path):
+        if request.path in ("/", "/index.html", "/index.htm", self._post_path):
             return self._home(user)
         return _error_page(404)
 
@@ -553,7 +559,8 @@ class _WebUi:
     # ---- form login: a login page, a POST target and a session cookie
     @property
     def _post_path(self) -> str:
-        return urlsplit(self.login_path).path or "/"
+        split = split_target(self.login_path)
+        return (split.path if split else "") or "/"
 
     def _form(self, request: Request) -> Response:
         if request.method == "POST" and request.path == self._post_path:
@@ -628,11 +635,6 @@ _DESCRIPTION_PATHS = ("/description.xml", "/rootDesc.xml")
 def _xml_text(value: str) -> str:
     """Text that is always well-formed XML, whatever bytes the persona holds."""
     return xml_escape(_XML_INVALID.sub("\ufffd", value))
-
-
-def _describes_on_web_port(device: LabDevice) -> bool:
-    """SSDP points at the web port when a device has no UPnP port (see ssdp.py)."""
-    return device.service(Service.SSDP) is not None and device.service(Service.UPNP) is None
 
 
 def presentation_url(device: LabDevice) -> str | None:

@@ -1,7 +1,8 @@
 """DNS-SD over unicast mDNS: what a device advertises to a query sent to its port 5353.
 
 The device owns ``<hostname>.local`` (A), one ``<hostname>.<type>.local`` instance per
-DNS-SD type in its persona (SRV and TXT) and answers the shared browse names
+DNS-SD type it advertises (SRV and TXT; which types, ports and TXT is ``dnssd``'s rule,
+shared with the pcap writer) and answers the shared browse names
 ``_services._dns-sd._udp.local`` and ``<type>.local`` (PTR). Additional records follow
 RFC 6763 §12 (PTR -> SRV, TXT, A; SRV -> A). A name the device owns but without the
 asked type gets an NSEC saying so (RFC 6762 §6.1). A name it does not own gets no
@@ -33,81 +34,42 @@ from dns.rdtypes.ANY.TXT import TXT
 from dns.rdtypes.IN.A import A
 from dns.rdtypes.IN.SRV import SRV
 
-from fleetwarden.adapters.lab.protocols.base import LabContext, wire
-from fleetwarden.domain.lab import LabDevice, LabService, Service
+from fleetwarden.adapters.lab.protocols.base import LabContext
+from fleetwarden.adapters.lab.protocols.dnssd import (
+    HOST_TTL,
+    OTHER_TTL,
+    Advert,
+    advertised,
+    instance_label,
+)
+from fleetwarden.domain.lab import LabDevice, LabService
 
 #: RFC 6762 §17: an mDNS message is at most 9000 bytes.
 _MAX_MESSAGE = 9000
 _MAX_QUESTIONS = 16
-_MAX_TYPES = 16
 _REPLY_LIMIT = 8192
 _LEGACY_LIMIT = 512
 _MDNS_PORT = 5353
-_HOST_TTL, _OTHER_TTL, _LEGACY_TTL = 120, 4500, 10
-_LABEL_MAX, _TXT_MAX = 63, 255
+_LEGACY_TTL = 10
 _QU_BIT = 0x8000
 _IN = dns.rdataclass.IN
 
 _LOCAL = dns.name.from_text("local.")
 _BROWSE = dns.name.from_text("_services._dns-sd._udp.local.")
-#: Which of the device's services a DNS-SD type points at, first one offered wins.
-_PORTS: dict[str, tuple[Service, ...]] = {
-    "_http._tcp": (Service.HTTP, Service.HTTPS),
-    "_axis-video._tcp": (Service.HTTP, Service.HTTPS),
-    "_ipp._tcp": (Service.HTTP, Service.HTTPS),
-    "_printer._tcp": (Service.HTTP, Service.HTTPS),
-    "_https._tcp": (Service.HTTPS,),
-    "_ipps._tcp": (Service.HTTPS,),
-    "_rtsp._tcp": (Service.RTSP,),
-    "_ssh._tcp": (Service.SSH,),
-    "_mqtt._tcp": (Service.MQTT,),
-}
-_DEFAULT_PORTS = (Service.HTTP, Service.HTTPS)
 
 
 # ------------------------------------------------------------------ the zone
-def _label(text: str) -> bytes:
-    return wire(text)[:_LABEL_MAX] or b"device"
-
-
-def _service_types(device: LabDevice) -> list[str]:
-    """The persona's DNS-SD types that look like ``_name._tcp`` / ``_name._udp``."""
-    found: list[str] = []
-    for item in device.persona.get("mdns_services", "_http._tcp").split(","):
-        labels = item.strip().lower().removesuffix(".").removesuffix(".local").split(".")
-        if (len(labels) == 2 and labels[1] in ("_tcp", "_udp")
-                and labels[0].startswith("_") and 2 <= len(labels[0]) <= _LABEL_MAX
-                and ".".join(labels) not in found):
-            found.append(".".join(labels))
-    return found[:_MAX_TYPES]
-
-
-def _port(device: LabDevice, service_type: str) -> int:
-    for name in _PORTS.get(service_type, _DEFAULT_PORTS):
-        offered = device.service(name)
-        if offered is not None:
-            return offered.port
-    return 0
-
-
-def _txt(device: LabDevice, service_type: str) -> TXT:
-    pairs = [("vendor", device.vendor), ("model", device.model), ("serial", device.serial),
-             ("fw", device.firmware_version)]
-    if service_type == "_axis-video._tcp":
-        pairs.append(("macaddress", device.mac.replace(":", "").upper()))
-    return TXT(_IN, dns.rdatatype.TXT, [wire(f"{k}={v}")[:_TXT_MAX] for k, v in pairs])
-
-
 class _Zone:
     """The device's records, by owner name; ``unique`` names are the device's alone."""
 
     def __init__(self, device: LabDevice) -> None:
         self.records: dict[dns.name.Name, list[dns.rrset.RRset]] = {}
         self.unique: set[dns.name.Name] = set()
-        self.host = dns.name.Name([_label(device.hostname)]).concatenate(_LOCAL)
-        self._add(self.host, _HOST_TTL, A(_IN, dns.rdatatype.A, device.ip), unique=True)
-        for service_type in _service_types(device):
-            self._instance(device, service_type)
+        self.label = instance_label(device)
+        self.host = dns.name.Name([self.label]).concatenate(_LOCAL)
+        self._add(self.host, HOST_TTL, A(_IN, dns.rdatatype.A, device.ip), unique=True)
+        for advert in advertised(device):
+            self._instance(advert)
 
     def _add(self, name: dns.name.Name, ttl: int, rdata: dns.rdata.Rdata, *,
              unique: bool = False) -> None:
@@ -121,14 +83,14 @@ class _Zone:
         if unique:
             self.unique.add(name)
 
-    def _instance(self, device: LabDevice, service_type: str) -> None:
-        type_name = dns.name.Name([wire(p) for p in service_type.split(".")]).concatenate(_LOCAL)
-        instance = dns.name.Name([_label(device.hostname)]).concatenate(type_name)
-        self._add(_BROWSE, _OTHER_TTL, PTR(_IN, dns.rdatatype.PTR, type_name))
-        self._add(type_name, _OTHER_TTL, PTR(_IN, dns.rdatatype.PTR, instance))
-        srv = SRV(_IN, dns.rdatatype.SRV, 0, 0, _port(device, service_type), self.host)
-        self._add(instance, _HOST_TTL, srv, unique=True)
-        self._add(instance, _OTHER_TTL, _txt(device, service_type), unique=True)
+    def _instance(self, advert: Advert) -> None:
+        type_name = dns.name.Name(advert.labels).concatenate(_LOCAL)
+        instance = dns.name.Name([self.label]).concatenate(type_name)
+        self._add(_BROWSE, OTHER_TTL, PTR(_IN, dns.rdatatype.PTR, type_name))
+        self._add(type_name, OTHER_TTL, PTR(_IN, dns.rdatatype.PTR, instance))
+        srv = SRV(_IN, dns.rdatatype.SRV, 0, 0, advert.port, self.host)
+        self._add(instance, HOST_TTL, srv, unique=True)
+        self._add(instance, OTHER_TTL, TXT(_IN, dns.rdatatype.TXT, advert.txt), unique=True)
 
     def answer(self, name: dns.name.Name, rdtype: int) -> list[dns.rrset.RRset]:
         """Records for one question: matches, an NSEC for an owned name, or nothing."""
@@ -138,7 +100,7 @@ class _Zone:
             return matched
         types = " ".join(sorted(dns.rdatatype.to_text(r.rdtype) for r in rrsets))
         nsec = dns.rdata.from_text(_IN, dns.rdatatype.NSEC, f"{name.to_text()} {types}")
-        return [dns.rrset.from_rdata(name, _HOST_TTL, nsec)]
+        return [dns.rrset.from_rdata(name, HOST_TTL, nsec)]
 
     def extras(self, answers: list[dns.rrset.RRset]) -> list[dns.rrset.RRset]:
         """RFC 6763 §12 additional records for the given answers."""

@@ -10,7 +10,10 @@ must log in with credentials the device accepts.
 Served: CONNECT (with will and username/password), SUBSCRIBE with ``+``/``#`` filters
 (granted QoS 0 or 1), UNSUBSCRIBE, PUBLISH at QoS 0 and 1 (a QoS 2 publish gets its
 PUBREC/PUBCOMP and is delivered at QoS 1), retained messages, PINGREQ, DISCONNECT and
-keep-alive. Sessions are not persisted; enhanced (AUTH) authentication, topic aliases,
+keep-alive: a client silent for 1.5 keep-alives is dropped, but never later than
+``MAX_IDLE`` (600 s), however long a keep-alive it asked for; MQTT 5 clients asking for
+more than ``MAX_KEEPALIVE`` are told the broker's (Server Keep Alive), as mosquitto's
+``max_keepalive`` does. Sessions are not persisted; enhanced (AUTH) authentication, topic aliases,
 subscription identifiers and shared subscriptions are not offered, and MQTT 5 clients
 are told so in the CONNACK. MQTT 3.1 (level 3, "MQIsdp") is accepted too and answered
 like 3.1.1, as mosquitto does.
@@ -29,7 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleetwarden.adapters.lab.protocols.base import IDLE_TIMEOUT, LabContext, read_exactly
+from fleetwarden.adapters.lab.protocols.base import (
+    IDLE_TIMEOUT,
+    LabContext,
+    component_version,
+    read_exactly,
+)
 from fleetwarden.domain.lab import LabDevice, LabService, Weakness
 
 #: Largest remaining length a client may send; a bigger packet ends the connection.
@@ -41,6 +49,11 @@ _MAX_RETAINED = 256
 _MAX_RETAINED_BYTES = 4 * 1024 * 1024
 #: Output buffered for a client that does not read; deliveries beyond it are dropped.
 _MAX_BACKLOG = 1024 * 1024
+#: Longest silence a keep-alive buys: a client asking for 65535 s (18 hours, 1.5 times
+#: over) must not pin one of the lab's connections for a day.
+MAX_IDLE = 600.0
+#: The longest keep-alive the broker honours (1.5 of it is ``MAX_IDLE``).
+MAX_KEEPALIVE = int(MAX_IDLE / 1.5)
 #: The mosquitto version announced when the firmware lists no mosquitto component.
 DEFAULT_MOSQUITTO = "2.0.18"
 
@@ -65,6 +78,7 @@ _PROPERTY_KINDS: dict[int, str] = {
 }
 _AUTH_METHOD, _MAX_PACKET_SIZE, _TOPIC_ALIAS, _SUBSCRIPTION_ID = 0x15, 0x27, 0x23, 0x0B
 _ASSIGNED_CLIENT_ID, _SUBSCRIPTION_IDS_AVAILABLE, _SHARED_AVAILABLE = 0x12, 0x29, 0x2A
+_SERVER_KEEP_ALIVE = 0x13
 
 
 class Malformed(Exception):
@@ -192,15 +206,18 @@ def property_block(*items: bytes) -> bytes:
     return varint(len(body)) + body
 
 
-def connack(version: int, code: int, assigned_id: str | None = None) -> bytes:
+def connack(version: int, code: int, assigned_id: str | None = None,
+            keep_alive: int | None = None) -> bytes:
     """CONNACK (never "session present": sessions are not kept); MQTT 5 says what the
-    broker does not offer, so clients do not try it."""
+    broker does not offer, so clients do not try it, and the keep-alive it imposes."""
     if version != 5:
         return packet(CONNACK << 4, bytes([0, code]))
     items = [bytes([_MAX_PACKET_SIZE]) + MAX_PACKET.to_bytes(4, "big"),
              bytes([_SUBSCRIPTION_IDS_AVAILABLE, 0]), bytes([_SHARED_AVAILABLE, 0])]
     if assigned_id is not None:
         items.append(bytes([_ASSIGNED_CLIENT_ID]) + string(assigned_id))
+    if keep_alive is not None:
+        items.append(bytes([_SERVER_KEEP_ALIVE]) + keep_alive.to_bytes(2, "big"))
     return packet(CONNACK << 4, bytes([0, code]) + property_block(*items))
 
 
@@ -302,8 +319,7 @@ class Broker:
 
 
 def mosquitto_version(device: LabDevice) -> str:
-    return next((c.version for c in device.components if c.name == "mosquitto"),
-                DEFAULT_MOSQUITTO)
+    return component_version(device, "mosquitto") or DEFAULT_MOSQUITTO
 
 
 def status_topic(device: LabDevice) -> str:
@@ -594,7 +610,9 @@ async def _serve(device: LabDevice, service: LabService, broker: Broker,
     broker.attach(session)
     will = connect.will
     try:
-        writer.write(connack(connect.version, 0, assigned if connect.version == 5 else None))
+        v5 = connect.version == 5
+        imposed = MAX_KEEPALIVE if v5 and connect.keepalive > MAX_KEEPALIVE else None
+        writer.write(connack(connect.version, 0, assigned if v5 else None, imposed))
         await asyncio.wait_for(writer.drain(), IDLE_TIMEOUT)
         if await _session(session, reader, connect):
             will = None
@@ -606,7 +624,7 @@ async def _serve(device: LabDevice, service: LabService, broker: Broker,
 
 async def _session(session: Session, reader: asyncio.StreamReader, connect: Connect) -> bool:
     """Serve packets until the client leaves; True when it said DISCONNECT without will."""
-    timeout = connect.keepalive * 1.5 if connect.keepalive else IDLE_TIMEOUT
+    timeout = idle_timeout(connect.keepalive)
     while True:
         incoming = await read_packet(reader, timeout)
         if incoming is None:
@@ -618,3 +636,11 @@ async def _session(session: Session, reader: asyncio.StreamReader, connect: Conn
             return not leaves_will(session.version, body)
         session.handle(kind, flags, body)
         await asyncio.wait_for(session.writer.drain(), IDLE_TIMEOUT)
+
+
+def idle_timeout(keepalive: int) -> float:
+    """Seconds of silence before the broker hangs up: 1.5 keep-alives (MQTT 3.1.2.10),
+    ``IDLE_TIMEOUT`` for a client without one, and never more than ``MAX_IDLE``."""
+    if not keepalive:
+        return IDLE_TIMEOUT
+    return min(keepalive * 1.5, MAX_IDLE)

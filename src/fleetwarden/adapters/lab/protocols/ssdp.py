@@ -4,7 +4,11 @@ The device listens on its own address (unicast M-SEARCH, as scanners send it), r
 one bounded request, and answers ``ssdp:all``, ``upnp:rootdevice``, its ``uuid:`` and
 its device type with one HTTP/1.1 200 response pointing at the description XML that
 the UPnP HTTP service serves. ``ssdp:all`` gets the root-device answer only, because a
-handler returns a single datagram.
+handler returns a single datagram. A device without a UPnP service has no description
+to point at and stays silent (the planner always offers UPnP with SSDP).
+
+The notification targets, LOCATION and SERVER are public so that the pcap writer's
+NOTIFY messages say exactly what the search answers say.
 
 Must not: reflect anything the client sent into the reply, answer anything but a
 well-formed ``ssdp:discover`` search, or let persona text break the header block.
@@ -14,13 +18,19 @@ from __future__ import annotations
 
 from email.utils import formatdate
 
-from fleetwarden.adapters.lab.protocols.base import MAX_LINE, LabContext, upnp_uuid, wire
+from fleetwarden.adapters.lab.protocols.base import (
+    MAX_LINE,
+    LabContext,
+    header_value,
+    upnp_uuid,
+)
 from fleetwarden.domain.lab import LabDevice, LabService, Service
 
 #: Header lines read from one M-SEARCH; the rest is ignored.
 _MAX_HEADERS = 32
-_DEFAULT_DEVICE_TYPE = "urn:schemas-upnp-org:device:Basic:1"
-_ROOT = "upnp:rootdevice"
+DEFAULT_DEVICE_TYPE = "urn:schemas-upnp-org:device:Basic:1"
+DEFAULT_SERVER = "Linux UPnP/1.0"
+_ROOT = b"upnp:rootdevice"
 
 
 def _headers(datagram: bytes) -> dict[str, str] | None:
@@ -40,29 +50,33 @@ def _headers(datagram: bytes) -> dict[str, str] | None:
     return headers
 
 
-def _clean(text: str) -> str:
-    """Persona text safe inside one header line."""
-    return text.replace("\r", "").replace("\n", "").replace("\0", "")
+def targets(device: LabDevice) -> list[tuple[bytes, bytes]]:
+    """(NT or ST, USN) of the root device, its UDN and its device type, in that order."""
+    udn = f"uuid:{upnp_uuid(device)}".encode("ascii")
+    device_type = header_value(device.persona.get("upnp_device_type") or DEFAULT_DEVICE_TYPE)
+    return [(_ROOT, udn + b"::" + _ROOT), (udn, udn), (device_type, udn + b"::" + device_type)]
 
 
-def _target(device: LabDevice, st: str) -> tuple[str, str] | None:
+def location(device: LabDevice) -> bytes | None:
+    """Where the UPnP service serves the description XML; None without one."""
+    upnp = device.service(Service.UPNP)
+    if upnp is None:
+        return None
+    return f"http://{device.ip}:{upnp.port}/description.xml".encode("ascii")
+
+
+def server(device: LabDevice) -> bytes:
+    """The SERVER header value: the persona's, or a generic one when it has none."""
+    return header_value(device.persona.get("upnp_server", "")) or DEFAULT_SERVER.encode()
+
+
+def _target(device: LabDevice, st: str) -> tuple[bytes, bytes] | None:
     """(ST, USN) answered for a search target, or None when the device does not match."""
-    udn = f"uuid:{upnp_uuid(device)}"
-    device_type = _clean(device.persona.get("upnp_device_type") or _DEFAULT_DEVICE_TYPE)
-    wanted = st.strip().lower()
-    if wanted in ("ssdp:all", _ROOT):
-        return _ROOT, f"{udn}::{_ROOT}"
-    if wanted == udn.lower():
-        return udn, udn
-    if wanted == device_type.lower():
-        return device_type, f"{udn}::{device_type}"
-    return None
-
-
-def _location(device: LabDevice) -> str | None:
-    """Where the description XML is served; None if the device has no web server."""
-    web = device.service(Service.UPNP) or device.service(Service.HTTP)
-    return f"http://{device.ip}:{web.port}/description.xml" if web else None
+    wanted = st.strip().lower().encode("latin-1")
+    found = targets(device)
+    if wanted == b"ssdp:all":
+        return found[0]
+    return next((pair for pair in found if pair[0].lower() == wanted), None)
 
 
 def answer_ssdp(device: LabDevice, service: LabService, datagram: bytes, peer: tuple[str, int],
@@ -72,20 +86,19 @@ def answer_ssdp(device: LabDevice, service: LabService, datagram: bytes, peer: t
     if headers is None or headers.get("man", "").strip('"').lower() != "ssdp:discover":
         return None
     target = _target(device, headers.get("st", ""))
-    location = _location(device)
-    if target is None or location is None:
+    where = location(device)
+    if target is None or where is None:
         return None
     st, usn = target
-    server = _clean(device.persona.get("upnp_server", "")) or "Linux UPnP/1.0"
     lines = [
-        "HTTP/1.1 200 OK",
-        "CACHE-CONTROL: max-age=1800",
-        f"DATE: {formatdate(usegmt=True)}",
-        "EXT:",
-        f"LOCATION: {location}",
-        f"SERVER: {server}",
-        f"ST: {st}",
-        f"USN: {usn}",
-        "", "",
+        b"HTTP/1.1 200 OK",
+        b"CACHE-CONTROL: max-age=1800",
+        b"DATE: " + formatdate(usegmt=True).encode("ascii"),
+        b"EXT:",
+        b"LOCATION: " + where,
+        b"SERVER: " + server(device),
+        b"ST: " + st,
+        b"USN: " + usn,
+        b"", b"",
     ]
-    return wire("\r\n".join(lines))
+    return b"\r\n".join(lines)

@@ -6,6 +6,10 @@ and discovery can use it as an identifier. Password (and keyboard-interactive, w
 asyncssh maps onto it) logins are checked against the device's credentials; public-key
 logins are refused. A logged-in session gets the same pretend BusyBox shell as Telnet.
 
+asyncssh's acceptor stops accepting when closed but leaves established connections
+open, so each device's listener keeps its live connections and closes them too: a
+stopped lab leaves no SSH session behind.
+
 Must not: execute anything a client sends, forward ports, agents or X11, offer SFTP/SCP,
 write host keys to disk, or reveal anything beyond the device's persona.
 """
@@ -67,18 +71,23 @@ def server_version(device: LabDevice) -> str:
 class _DeviceServer(asyncssh.SSHServer):
     """Authentication policy of one device: its passwords only, a few tries."""
 
-    def __init__(self, device: LabDevice) -> None:
+    def __init__(self, device: LabDevice, live: set[asyncssh.SSHServerConnection]) -> None:
         self.device = device
+        self.live = live
+        """The listener's open connections, closed with it (see ``SshListener``)."""
         self.failures = 0
         self.conn: asyncssh.SSHServerConnection | None = None
         self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self.conn = conn
+        self.live.add(conn)
         self.deadline = asyncio.get_running_loop().call_later(_MAX_CONNECTION_SECONDS,
                                                               conn.close)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.live.discard(self.conn)
         if self.deadline is not None:
             self.deadline.cancel()
 
@@ -154,15 +163,37 @@ async def _shell(device: LabDevice, process: _Process) -> None:
         process.stdout.write(SHELL_PROMPT)
 
 
-async def start_ssh(device: LabDevice, service: LabService, lab: LabContext) -> Any:
-    """Listen on the device's address; returns asyncssh's acceptor (close/wait_closed)."""
+class SshListener:
+    """One device's SSH listener as the runtime stops it: ``close`` ends the acceptor and
+    every live connection, ``wait_closed`` waits for both."""
+
+    def __init__(self, acceptor: asyncssh.SSHAcceptor,
+                 live: set[asyncssh.SSHServerConnection]) -> None:
+        self.acceptor, self.live = acceptor, live
+        self._closing: list[asyncssh.SSHServerConnection] = []
+
+    def close(self) -> None:
+        self.acceptor.close()
+        self._closing = list(self.live)
+        for conn in self._closing:
+            conn.close()
+
+    async def wait_closed(self) -> None:
+        await self.acceptor.wait_closed()
+        await asyncio.gather(*(conn.wait_closed() for conn in self._closing),
+                             return_exceptions=True)
+
+
+async def start_ssh(device: LabDevice, service: LabService, lab: LabContext) -> SshListener:
+    """Listen on the device's address; the listener closes its connections with it."""
     sock = lab.bound_socket(device, service)  # --netns: made inside the device's namespace
     where: dict[str, Any] = ({"sock": sock} if sock else
                              {"host": device.ip, "port": service.port,
                               "reuse_address": True, "backlog": 64})
-    return await asyncssh.listen(
+    live: set[asyncssh.SSHServerConnection] = set()
+    acceptor = await asyncssh.listen(
         **where,
-        server_factory=lambda: _DeviceServer(device),
+        server_factory=lambda: _DeviceServer(device, live),
         server_version=server_version(device),
         server_host_keys=[host_key(device)],
         process_factory=_session(device),
@@ -171,3 +202,4 @@ async def start_ssh(device: LabDevice, service: LabService, lab: LabContext) -> 
         gss_host=None, gss_kex=False, gss_auth=False,
         agent_forwarding=False, x11_forwarding=False, allow_scp=False,
     )
+    return SshListener(acceptor, live)

@@ -3,7 +3,8 @@
 The device negotiates like an embedded telnetd (WILL ECHO, WILL SUPPRESS-GO-AHEAD;
 BusyBox firmware opens with BusyBox telnetd's exact sequence so scanners recognise it),
 shows its persona banner and login prompt, checks the login against the device's
-credentials and, on success, offers a BusyBox-like shell that answers a handful of
+credentials (an empty user name just gets the prompt again, as BusyBox login does) and,
+on success, offers a BusyBox-like shell that answers a handful of
 harmless commands (``uname -a``, ``cat /proc/version``, ``busybox``) from the persona.
 The shell answers are shared with the SSH personality.
 
@@ -17,7 +18,13 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-from fleetwarden.adapters.lab.protocols.base import IDLE_TIMEOUT, MAX_LINE, LabContext, wire
+from fleetwarden.adapters.lab.protocols.base import (
+    IDLE_TIMEOUT,
+    MAX_LINE,
+    LabContext,
+    component_version,
+    wire,
+)
 from fleetwarden.domain.lab import LabDevice, LabService, Service
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -29,6 +36,8 @@ NEGOTIATION = bytes([IAC, WILL, ECHO, IAC, WILL, SGA])
 BUSYBOX_NEGOTIATION = bytes([IAC, DO, ECHO, IAC, DO, NAWS]) + NEGOTIATION
 
 _LOGIN_ATTEMPTS = 3
+#: Empty user names (Enter at the prompt) before the device hangs up, as BusyBox login.
+_EMPTY_NAMES = 10
 _MAX_COMMANDS = 50
 #: Raw bytes a session may send in all before the device hangs up.
 _MAX_SESSION_BYTES = 64 * 1024
@@ -164,16 +173,12 @@ def _printable(data: bytes) -> bytes:
 
 
 # ------------------------------------------------------------------------ the shell
-def _component(device: LabDevice, name: str) -> str | None:
-    return next((c.version for c in device.components if c.name == name), None)
-
-
 def _busybox(device: LabDevice) -> bool:
-    return _component(device, "busybox") is not None
+    return component_version(device, "busybox") is not None
 
 
 def _kernel(device: LabDevice) -> str:
-    return _component(device, "linux") or "3.10.0"
+    return component_version(device, "linux") or "3.10.0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +225,7 @@ def _command(device: LabDevice, words: list[str]) -> tuple[str, int]:
         return _uname(device, args)
     if name == "cat":
         return _cat(device, args)
-    busybox = _component(device, "busybox")
+    busybox = component_version(device, "busybox")
     if name == "busybox" and busybox:
         return (f"BusyBox v{busybox} (2019-03-05 10:12:44 CST) multi-call binary.\r\n"
                 "BusyBox is copyrighted by many authors between 1998-2015.\r\n"
@@ -282,11 +287,19 @@ async def _login(device: LabDevice, lines: TelnetLines, writer: asyncio.StreamWr
     """Up to three attempts; True when one matches the device's credentials."""
     greeting, prompt = _prompts(device)
     writer.write((BUSYBOX_NEGOTIATION if _busybox(device) else NEGOTIATION) + greeting)
+    empty = 0
     for attempt in range(_LOGIN_ATTEMPTS):
         if attempt:
             writer.write(b"\r\nLogin incorrect\r\n" + prompt)
         await writer.drain()
         user = await lines.line(echo=True)
+        while user is not None and not user.strip():
+            empty += 1
+            if empty >= _EMPTY_NAMES:
+                return False
+            writer.write(prompt)
+            await writer.drain()
+            user = await lines.line(echo=True)
         if user is None:
             return False
         writer.write(b"Password: ")
