@@ -37,6 +37,8 @@ class Family:
     current: Mapping[str, str]
     persona: Mapping[str, str]
     """Unresolved templates: the defaults overlaid with the family's own."""
+    model_persona: Mapping[str, Mapping[str, str]]
+    """Per model ("Vendor|Model"), templates that differ from the family's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +131,17 @@ def _family(
         outdated=dict(stack.get("outdated", {})),
         current=dict(stack.get("current", {})),
         persona={**defaults, **raw.get("persona", {})},
+        model_persona=_model_persona(raw, picked),
     )
+
+
+def _model_persona(raw: Mapping[str, Any], models: list[Mapping[str, Any]]
+                   ) -> dict[str, dict[str, str]]:
+    out = {str(k): dict(v) for k, v in raw.get("model_persona", {}).items()}
+    names = {f"{m['vendor']}|{m['model']}" for m in models}
+    if set(out) - names:
+        raise ValueError(f"model_persona for models not in the family: {sorted(set(out) - names)}")
+    return out
 
 
 def scenario_names() -> list[str]:

@@ -162,7 +162,7 @@ class _Planner:
         vulnerable = Weakness.VULNERABLE_FIRMWARE in weaknesses
         firmware = rng.choice(versions[:-1]) if vulnerable else versions[-1]
         stack = family.outdated if vulnerable else family.current
-        persona = self._persona(family, offered, weaknesses, {
+        persona = self._persona(family, model, offered, weaknesses, {
             "vendor": model["vendor"], "model": model["model"], "firmware": firmware,
             "serial": serial, "serial_tail": serial[-6:], "hostname": hostname, "mac": mac,
             "mac_plain": mac.replace(":", "").upper(), "ip": ip, "site": site["name"],
@@ -236,10 +236,11 @@ class _Planner:
 
     # ------------------------------------------------------------------ persona
     def _persona(
-        self, family: Family, offered: set[Service], weaknesses: set[Weakness],
-        values: dict[str, str],
+        self, family: Family, model: Mapping[str, Any], offered: set[Service],
+        weaknesses: set[Weakness], values: dict[str, str],
     ) -> dict[str, str]:
-        templates = dict(family.persona)
+        templates = {**family.persona,
+                     **family.model_persona.get(f"{model['vendor']}|{model['model']}", {})}
         if Weakness.HOSTILE_BANNER in weaknesses:
             templates.update(hostile_persona())
         fields = _Fields(values, family.name)
