@@ -66,6 +66,8 @@ class Field(StrEnum):
     UPNP_DEVICE_TYPE = "upnp.device_type"
     UPNP_SERVER = "upnp.server"
     """SSDP SERVER / NOTIFY header."""
+    UPNP_LOCATION = "upnp.location"
+    UPNP_USN = "upnp.usn"
     MDNS_SERVICES = "mdns.services"
     """Comma-separated DNS-SD service types."""
     MDNS_TXT = "mdns.txt"
@@ -80,6 +82,8 @@ class Field(StrEnum):
     DHCP_VENDOR_CLASS = "dhcp.vendor_class"
     DHCP_PARAMETER_LIST = "dhcp.parameter_list"
     """Option 55 as comma-separated decimal codes."""
+    NMAP_EXTRAINFO = "nmap.extrainfo"
+    NMAP_CPE = "nmap.cpe"
     MAC_VENDOR = "mac.vendor"
     """IEEE OUI registry organisation of the MAC address."""
 
