@@ -101,3 +101,11 @@ class LabError(FleetwardenError):
     exit_code = 1
     http_status = 500
     code = "lab"
+
+
+class ScanError(FleetwardenError):
+    """A discovery scan itself failed (a sweep worker died), not a device."""
+
+    exit_code = 1
+    http_status = 500
+    code = "scan"

@@ -75,6 +75,8 @@ class Field(StrEnum):
     MODBUS_VENDOR = "modbus.vendor"
     MODBUS_PRODUCT = "modbus.product"
     MODBUS_REVISION = "modbus.revision"
+    TLS_LEGACY = "tls.legacy"
+    """Highest TLS version below 1.2 the service still accepts (e.g. ``TLSv1``)."""
     TLS_SUBJECT = "tls.subject"
     TLS_ISSUER = "tls.issuer"
     TLS_SNI = "tls.sni"
