@@ -18,6 +18,7 @@ from typing import cast
 
 from fleetwarden.adapters.discovery.active import PortPlan, Profile, scan
 from fleetwarden.adapters.discovery.active.banner import strip_telnet
+from fleetwarden.adapters.discovery.active.hints import tcp_hint
 from fleetwarden.adapters.discovery.active.snmp import (
     SYS_DESCR,
     decode_oid,
@@ -38,8 +39,14 @@ def _free_port(ip: str) -> int:
 
 
 async def _serve(ip: str, handler: Handler) -> tuple[asyncio.Server, int]:
-    server = await asyncio.start_server(handler, ip, 0)
-    return server, server.sockets[0].getsockname()[1]
+    """A server on an ephemeral port that no port hint names (else it is not 'unknown')."""
+    while True:
+        server = await asyncio.start_server(handler, ip, 0)
+        port = server.sockets[0].getsockname()[1]
+        if tcp_hint(port) is None:
+            return server, port
+        server.close()
+        await server.wait_closed()
 
 
 async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
