@@ -187,7 +187,7 @@ def sboms(
     """Write the SBOM each simulated model's supplier publishes, per firmware version."""
     from fleetwarden.adapters.lab.sbom import write_sboms
 
-    plan = _plan_for_files(ctx, scenario, count, seed)
+    plan, _ = _plan_for_files(ctx, scenario, count, seed)
     with _progress() as progress:
         task = progress.add_task("writing SBOMs", total=None)
         written = write_sboms(plan, directory, progress=lambda done, total: progress.update(
@@ -208,10 +208,9 @@ def pcap(
     from fleetwarden.adapters.lab.certs import LabCertificates
     from fleetwarden.adapters.lab.pcap import write_pcap
 
-    plan = _plan_for_files(ctx, scenario, count, seed)
+    plan, running = _plan_for_files(ctx, scenario, count, seed)
     if file.is_dir():
         raise InputError(f"{file} is a directory; give a file name such as estate.pcap")
-    running = scenario is None and control.read_state(_home(ctx)) is not None
     # The running lab's certificates when the capture is of it; else a scratch set.
     cert_dir = (control.lab_dir(_home(ctx)) if running
                 else Path(tempfile.mkdtemp(prefix="fleetwarden-pcap-")))
@@ -229,9 +228,10 @@ def pcap(
 
 
 def _plan_for_files(ctx: typer.Context, scenario: str | None, count: int | None,
-                    seed: int) -> LabPlan:
-    """The running lab's plan unless --scenario is given (so files match the lab)."""
+                    seed: int) -> tuple[LabPlan, bool]:
+    """The running lab's plan unless --scenario is given (so files match the lab), and
+    whether it is the running lab's."""
     lab_state = None if scenario else control.read_state(_home(ctx))
     if lab_state is not None:
-        return control.running_plan(lab_state)
-    return control.make_plan(_options(scenario or "small-force", count, seed, DEFAULT_BIND))
+        return control.running_plan(lab_state), True
+    return control.make_plan(_options(scenario or "small-force", count, seed, DEFAULT_BIND)), False
