@@ -11,6 +11,7 @@ from fleetwarden.adapters.crypto.signing import load_or_create_signer
 from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import ensure_current
 from fleetwarden.adapters.db.uow import SqlUnitOfWork
+from fleetwarden.adapters.discovery.tools import NetworkDiscoveryTools
 from fleetwarden.domain.lifecycle import GuardRegistry
 from fleetwarden.domain.model import Tenant
 from fleetwarden.services.context import Platform
@@ -45,7 +46,8 @@ def build(settings: Settings | None = None, *, check_schema: bool = True) -> App
     def open_uow(tenant: Tenant | None, write: bool) -> SqlUnitOfWork:
         return SqlUnitOfWork(engine, tenant, clock.now, write=write)
 
-    platform = Platform(uow=open_uow, clock=clock, signer=signer, guards=default_guards())
+    platform = Platform(uow=open_uow, clock=clock, signer=signer, guards=default_guards(),
+                        discovery=NetworkDiscoveryTools())
     return App(settings, engine, platform)
 
 

@@ -6,14 +6,18 @@ out filters by that tenant, so no service can forget to.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from fleetwarden.domain.audit import AuditEvent, ChainHead, Checkpoint
+from fleetwarden.domain.discovery import HostObservation, Source
+from fleetwarden.domain.fingerprint import Fingerprint
 from fleetwarden.domain.identifiers import IdentifierKind
+from fleetwarden.domain.inventory import Alert, DiscoveredHost, ScanRecord, Schedule
 from fleetwarden.domain.model import ChangeRequest, Device, Tenant, TenantSettings, User
+from fleetwarden.domain.reconcile import HostStatus
 from fleetwarden.domain.records import Record, RecordKind
 
 
@@ -156,6 +160,112 @@ class TenantDirectory(Protocol):
     def token(self, token_id: str) -> Any: ...
 
 
+class DiscoveryRepository(Protocol):
+    def host(self, host_id: int) -> DiscoveredHost | None: ...
+
+    def hosts_by(self, column: str, values: Iterable[str]) -> list[DiscoveredHost]: ...
+
+    def hosts_with_certificates(self, shas: Iterable[str]) -> list[DiscoveredHost]: ...
+
+    def hosts_of_devices(self, device_ids: Iterable[int]) -> list[DiscoveredHost]: ...
+
+    def list_hosts(self, status: HostStatus | None, *, limit: int,
+                   offset: int = 0) -> list[DiscoveredHost]: ...
+
+    def count_hosts(self, status: HostStatus) -> int: ...
+
+    def add_host(self, host: DiscoveredHost) -> DiscoveredHost: ...
+
+    def update_host(self, host: DiscoveredHost) -> DiscoveredHost: ...
+
+    def delete_host(self, host_id: int) -> None: ...
+
+    def devices_by(self, kind: str, values: Iterable[str]) -> dict[str, list[int]]: ...
+
+    def segment_cidrs(self) -> dict[str, tuple[int, tuple[str, ...]]]: ...
+
+    def add_scan(self, scan: ScanRecord) -> ScanRecord: ...
+
+    def finish_scan(self, scan_id: int, status: str, finished_at: datetime,
+                    summary: dict[str, Any], error: str | None = None) -> None: ...
+
+    def scan(self, scan_id: int) -> ScanRecord | None: ...
+
+    def scans(self, limit: int) -> list[ScanRecord]: ...
+
+    def add_schedule(self, s: Schedule) -> Schedule: ...
+
+    def schedule(self, schedule_id: int) -> Schedule | None: ...
+
+    def schedule_for(self, segment_id: int) -> Schedule | None: ...
+
+    def schedules(self) -> list[Schedule]: ...
+
+    def due_schedules(self, now: datetime) -> list[Schedule]: ...
+
+    def save_schedule_run(self, schedule_id: int, *, next_run_at: datetime,
+                          last_run_at: datetime | None, last_scan_id: int | None,
+                          last_error: str | None) -> None: ...
+
+    def delete_schedule(self, schedule_id: int) -> None: ...
+
+    def add_alert(self, a: Alert) -> Alert: ...
+
+    def alert(self, alert_id: int) -> Alert | None: ...
+
+    def alerts(self, *, kinds: Sequence[str] = (), unacknowledged: bool = False,
+               since: datetime | None = None, device_id: int | None = None,
+               limit: int = 100, before_id: int | None = None) -> list[Alert]: ...
+
+    def acknowledge(self, alert_id: int, by: str, at: datetime) -> None: ...
+
+    def undelivered(self, limit: int, max_attempts: int) -> list[Alert]: ...
+
+    def mark_delivery(self, alert_id: int, *, delivered_at: datetime | None,
+                      error: str | None) -> None: ...
+
+
+ScanProgress = Callable[[int, int, int], None]
+"""(hosts done, hosts in total, hosts found)."""
+ReadProgress = Callable[[int, int], None]
+"""(bytes read, bytes in total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOptions:
+    """What ``discover`` asks the active scanner for."""
+
+    ports: str = "iot-top"
+    udp: bool = False
+    profile: str = "normal"
+    rate: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PassiveRead:
+    observations: tuple[HostObservation, ...]
+    warnings: tuple[str, ...] = ()
+
+
+class DiscoveryTools(Protocol):
+    """The network and file side of discovery, and the fingerprint catalogue."""
+
+    def ranges(self, targets: Sequence[str]) -> list[tuple[int, int]]:
+        """TARGET strings as merged inclusive address ranges (InputError when malformed or
+        in a block that is never scanned)."""
+        ...
+
+    def scan(self, targets: Sequence[str], options: ScanOptions, *,
+             allow_non_loopback: bool, progress: ScanProgress | None) -> list[HostObservation]:
+        ...
+
+    def read(self, source: Source, path: str, *,
+             progress: ReadProgress | None) -> PassiveRead: ...
+
+    def fingerprint(self, observations: Sequence[HostObservation],
+                    overrides: Mapping[str, str] | None = None) -> Fingerprint: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
 
@@ -166,6 +276,7 @@ class UnitOfWork(Protocol):
     audit: AuditRepository
     changes: ChangeRequestRepository
     users: UserRepository
+    discovery: DiscoveryRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -351,6 +351,17 @@ def fingerprint(
     return _result(evidence, overrides or {})
 
 
+def with_overrides(fp: Fingerprint, overrides: Mapping[Attribute, str]) -> Fingerprint:
+    """``fp`` with the user's overrides in place of earlier ones (evidence kept)."""
+    evidence = {e for e in fp.evidence if e.rule != OVERRIDE}
+    for attribute, value in overrides.items():
+        text = clean_value(value)
+        if text:
+            evidence.add(Evidence(Attribute(attribute), text, OVERRIDE, OVERRIDE, 1.0,
+                                  text[:MAX_MATCHED]))
+    return _result(evidence, overrides)
+
+
 def _facts(
     observations: Iterable[HostObservation], mac_vendor: Callable[[str], str | None] | None
 ) -> list[_Fact]:

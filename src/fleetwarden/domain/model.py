@@ -20,6 +20,12 @@ class TenantSettings:
     """When true, transitions and edits of live devices need an approved change request."""
     checkpoint_interval: int = 100
     """Sign an audit checkpoint every this many events."""
+    missing_after_hours: int = 168
+    """A registered device no active scan has seen for this long is reported missing."""
+    alert_webhook_url: str | None = None
+    """Where discovery alerts are POSTed as JSON (``fleetwarden serve`` delivers them)."""
+    alert_webhook_secret: str | None = None
+    """Key of the ``X-Fleetwarden-Signature`` HMAC-SHA256 header; never shown or logged."""
 
 
 @dataclass(frozen=True, slots=True)

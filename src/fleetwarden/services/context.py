@@ -9,8 +9,8 @@ from datetime import datetime
 from fleetwarden.domain.lifecycle import GuardRegistry
 from fleetwarden.domain.model import Tenant
 from fleetwarden.domain.vocab import Role
-from fleetwarden.errors import PermissionDenied
-from fleetwarden.ports import Clock, Signer, UnitOfWork
+from fleetwarden.errors import ConfigurationError, PermissionDenied
+from fleetwarden.ports import Clock, DiscoveryTools, Signer, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +74,13 @@ class Platform:
     clock: Clock
     signer: Signer
     guards: GuardRegistry
+    discovery: DiscoveryTools | None = None
+    """Scanner, file readers and fingerprint catalogue (None where nothing discovers)."""
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    def tools(self) -> DiscoveryTools:
+        if self.discovery is None:
+            raise ConfigurationError("discovery is not configured in this process")
+        return self.discovery

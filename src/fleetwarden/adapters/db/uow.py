@@ -16,6 +16,7 @@ from fleetwarden.adapters.db.accounts import (
 )
 from fleetwarden.adapters.db.audit import SqlAuditRepository
 from fleetwarden.adapters.db.devices import SqlDeviceRepository
+from fleetwarden.adapters.db.discovery import SqlDiscoveryRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
 from fleetwarden.adapters.db.records import SqlRecordRepository
 from fleetwarden.domain.model import Tenant
@@ -69,6 +70,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditRepository(conn, tid)
         self.changes = SqlChangeRequestRepository(conn, tid, self._now)
         self.users = SqlUserRepository(conn, tid, self._now)
+        self.discovery = SqlDiscoveryRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()

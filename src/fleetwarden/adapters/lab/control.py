@@ -34,6 +34,7 @@ from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
 from fleetwarden.adapters.lab.protocols.base import LabContext
 from fleetwarden.adapters.lab.runtime import LabRuntime, summary
 from fleetwarden.adapters.lab.shards import ShardProcesses, capacity, split
+from fleetwarden.domain import durations
 from fleetwarden.domain.lab import DEFAULT_BIND, DEFAULT_TTL_SECONDS, truth_record
 from fleetwarden.errors import InputError, LabError
 
@@ -338,14 +339,4 @@ def _alive(pid: int) -> bool:
 
 def parse_duration(text: str) -> int:
     """Seconds from '90', '90s', '30m', '8h' or '2d'."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    value = text.strip().lower()
-    factor = units.get(value[-1:], 0) if value else 0
-    number = value[:-1] if factor else value
-    try:
-        seconds = int(float(number) * (factor or 1))
-    except (ValueError, OverflowError):
-        raise InputError(f"--ttl {text!r}: use seconds or a number with s, m, h or d") from None
-    if not 0 < seconds <= MAX_TTL_SECONDS:
-        raise InputError(f"--ttl {text!r}: must be positive and at most 30 days")
-    return seconds
+    return durations.parse_duration(text, option="--ttl", maximum=MAX_TTL_SECONDS)

@@ -1,0 +1,1 @@
+"""Sending notifications out of fleetwarden (alert webhooks)."""

@@ -1,0 +1,151 @@
+"""Alerts from discovery: list, acknowledge, and deliver them to the tenant's webhook.
+
+Delivery is an outbox: alerts are stored with the change that raised them, and
+``deliver`` (run by ``fleetwarden serve``) POSTs the undelivered ones, marking each try.
+A failing endpoint is retried up to ``MAX_ATTEMPTS`` times and never blocks a scan.
+
+Must not: put the webhook secret anywhere but the signature header.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from fleetwarden.domain.inventory import Alert, AlertKind
+from fleetwarden.domain.model import Tenant
+from fleetwarden.errors import FleetwardenError, InputError, NotFound
+from fleetwarden.services import audit
+from fleetwarden.services.context import Permission, Platform, Principal, require
+
+MAX_PAGE = 1000
+MAX_ATTEMPTS = 5
+BATCH = 100
+
+Sender = Callable[[str, bytes, str | None], None]
+"""POST (url, JSON body, secret for the signature); raises ``FleetwardenError`` on failure."""
+
+
+def _kinds(kinds: Sequence[str]) -> list[str]:
+    known = {k.value for k in AlertKind}
+    out = []
+    for kind in kinds:
+        full = kind if kind.startswith("device.") else f"device.{kind}"
+        if full not in known:
+            raise InputError(f"kind {kind[:32]!r}: one of new, changed, missing, rogue_seen")
+        out.append(full)
+    return out
+
+
+def list_alerts(platform: Platform, principal: Principal, *, kinds: Sequence[str] = (),
+                unacknowledged: bool = False, since: datetime | None = None,
+                device_id: int | None = None, limit: int = 100,
+                before_id: int | None = None) -> list[Alert]:
+    """Newest first."""
+    require(principal, Permission.READ)
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit: between 1 and {MAX_PAGE}")
+    with platform.uow(principal.tenant, False) as uow:
+        return uow.discovery.alerts(kinds=_kinds(kinds), unacknowledged=unacknowledged,
+                                    since=since, device_id=device_id, limit=limit,
+                                    before_id=before_id)
+
+
+def acknowledge(platform: Platform, principal: Principal, alert_id: int) -> Alert:
+    require(principal, Permission.WRITE)
+    with platform.uow(principal.tenant, True) as uow:
+        alert = uow.discovery.alert(alert_id)
+        if alert is None:
+            raise NotFound(f"alert {alert_id} not found")
+        if alert.acknowledged_at is not None:
+            return alert
+        now = platform.now()
+        uow.discovery.acknowledge(alert_id, principal.actor, now)
+        audit.record(platform, uow, principal.actor, "alert.acknowledge", "alert", alert_id,
+                     after={"acknowledged_at": now.isoformat()})
+        uow.commit()
+        return replace(alert, acknowledged_at=now, acknowledged_by=principal.actor)
+
+
+def alert_view(a: Alert) -> dict[str, Any]:
+    """The alert as the CLI, the API and the webhook show it."""
+    return {"id": a.id, "kind": a.kind.value, "severity": a.severity.value, "title": a.title,
+            "details": dict(a.details), "device_id": a.device_id, "host_id": a.host_id,
+            "scan_id": a.scan_id, "created_at": a.created_at.isoformat(),
+            "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+            "acknowledged_by": a.acknowledged_by,
+            "delivered_at": a.delivered_at.isoformat() if a.delivered_at else None}
+
+
+def set_webhook(platform: Platform, principal: Principal, url: str | None,
+                secret: str | None) -> Tenant:
+    """Where alerts go (None: nowhere); the secret signs each body (HMAC-SHA256)."""
+    require(principal, Permission.ADMIN)
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise InputError("webhook: an http:// or https:// URL")
+    if url is not None and len(url) > 2048:
+        raise InputError("webhook: at most 2048 characters")
+    with platform.uow(principal.tenant, True) as uow:
+        before = uow.tenant.settings
+        settings = replace(before, alert_webhook_url=url,
+                           alert_webhook_secret=secret if url else None)
+        uow.tenants.save_settings(uow.tenant.id or 0, settings)
+        audit.record(platform, uow, principal.actor, "tenant.settings", "tenant", uow.tenant.id,
+                     before={"alert_webhook_url": before.alert_webhook_url,
+                             "alert_webhook_signed": before.alert_webhook_secret is not None},
+                     after={"alert_webhook_url": url,
+                            "alert_webhook_signed": settings.alert_webhook_secret is not None})
+        uow.commit()
+    return replace(principal.tenant, settings=settings)
+
+
+def set_missing_after(platform: Platform, principal: Principal, hours: int) -> Tenant:
+    require(principal, Permission.ADMIN)
+    if not 1 <= hours <= 24 * 366:
+        raise InputError("missing-after: between 1 hour and 366 days")
+    with platform.uow(principal.tenant, True) as uow:
+        before = uow.tenant.settings
+        settings = replace(before, missing_after_hours=hours)
+        uow.tenants.save_settings(uow.tenant.id or 0, settings)
+        audit.record(platform, uow, principal.actor, "tenant.settings", "tenant", uow.tenant.id,
+                     before={"missing_after_hours": before.missing_after_hours},
+                     after={"missing_after_hours": hours})
+        uow.commit()
+    return replace(principal.tenant, settings=settings)
+
+
+def deliver(platform: Platform, tenant: Tenant, send: Sender, actor: str = "system:webhook"
+            ) -> tuple[int, int]:
+    """POST the tenant's undelivered alerts; (delivered, failed)."""
+    url = tenant.settings.alert_webhook_url
+    if not url:
+        return 0, 0
+    with platform.uow(tenant, False) as uow:
+        pending = uow.discovery.undelivered(BATCH, MAX_ATTEMPTS)
+    delivered: list[int] = []
+    failed: list[tuple[int, str]] = []
+    for alert in pending:
+        body = json.dumps({"tenant": tenant.name, "alert": alert_view(alert)},
+                          sort_keys=True).encode()
+        try:
+            send(url, body, tenant.settings.alert_webhook_secret)
+        except FleetwardenError as exc:
+            failed.append((alert.id or 0, str(exc)[:256]))
+        else:
+            delivered.append(alert.id or 0)
+    if not (delivered or failed):
+        return 0, 0
+    with platform.uow(tenant, True) as uow:
+        now = platform.now()
+        for alert_id in delivered:
+            uow.discovery.mark_delivery(alert_id, delivered_at=now, error=None)
+        for alert_id, error in failed:
+            uow.discovery.mark_delivery(alert_id, delivered_at=None, error=error)
+        audit.record(platform, uow, actor, "alert.deliver", "webhook", uow.tenant.id,
+                     after={"delivered": delivered, "failed": [i for i, _ in failed],
+                            "error": failed[0][1] if failed else None})
+        uow.commit()
+    return len(delivered), len(failed)
