@@ -13,7 +13,7 @@ tenant's hosts.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,8 +100,13 @@ def check_scope(uow: UnitOfWork, ranges: Sequence[Range], *, allow_outside: bool
 # ------------------------------------------------------------------------ the run
 def discover(platform: Platform, principal: Principal, request: DiscoverRequest, *,
              progress: ScanProgress | None = None,
-             read_progress: ReadProgress | None = None) -> DiscoveryReport:
-    """Run one discovery (active, passive or both) and reconcile it (see the module)."""
+             read_progress: ReadProgress | None = None,
+             on_start: Callable[[ScanRecord], None] | None = None) -> DiscoveryReport:
+    """Run one discovery (active, passive or both) and reconcile it (see the module).
+
+    ``on_start`` is called with the scan record once the scope is checked and the start
+    audited (before any packet is sent): the API answers 202 with its id then.
+    """
     require(principal, Permission.WRITE)
     if request.allow_outside_scope:
         require(principal, Permission.ADMIN)
@@ -126,6 +131,8 @@ def discover(platform: Platform, principal: Principal, request: DiscoverRequest,
     sources = (["active"] if targets else []) + [str(s) for s, _ in request.files]
     scan = _start(platform, principal, request, ranges, left, sources, segment_id)
     assert scan.id is not None
+    if on_start is not None:
+        on_start(scan)
     try:
         observations, warnings = _collect(platform, request, ranges, progress, read_progress)
         sightings = _sightings(platform, observations)
