@@ -226,6 +226,11 @@ class _Reconciliation:
         self.scan, self.ranges, self.segment_id = scan, ranges, segment_id
         self.now = platform.now()
         self.outcomes: dict[str, int] = {o.value: 0 for o in Outcome}
+        # Most specific first, so a host lands in the narrowest segment that holds it.
+        self.segments = sorted(
+            ((cidr_ranges(cidrs), seg_id) for seg_id, cidrs
+             in uow.discovery.segment_cidrs().values()),
+            key=lambda item: sum(last - first + 1 for first, last in item[0]) or 2**33)
         self.alerts = 0
         self.seen_devices: list[int] = []
 
@@ -352,12 +357,17 @@ class _Reconciliation:
             (host.services if host else ()),
             overrides=host.overrides if host else {}, sources=sources,
             segment_id=(host.segment_id if host else None) or self.segment_id
-            or (device.segment_id if device else None),
+            or (device.segment_id if device else None) or self._segment_of(s.ip),
             first_seen=(host.first_seen if host else None) or self.now, last_seen=self.now,
             missing_since=None, last_scan_id=self.scan.id, note=host.note if host else None)
         if host is None:
             return self.uow.discovery.add_host(values)
         return self.uow.discovery.update_host(values)
+
+    def _segment_of(self, ip: str | None) -> int | None:
+        if ip is None:
+            return None
+        return next((seg_id for ranges, seg_id in self.segments if contains(ranges, ip)), None)
 
     def _update_device(self, device: Device, s: Sighting, found: list[Change],
                        stored: DiscoveredHost) -> None:

@@ -14,11 +14,14 @@ from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import upgrade
 from fleetwarden.adapters.demo.estate import generate_demo_estate
 from fleetwarden.adapters.lab import control as lab_control
+from fleetwarden.adapters.lab.plan import LabPlan
 from fleetwarden.adapters.lab.register import merge_lab_into_estate
 from fleetwarden.entrypoints.cli.admin import print_token
 from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import _os_user, state
-from fleetwarden.services import accounts, demo
+from fleetwarden.ports import ScanOptions
+from fleetwarden.services import accounts, demo, schedules
+from fleetwarden.services.context import Platform, Principal
 from fleetwarden.settings import load_settings
 
 DEMO_TENANT = "Northshire Police (demo)"
@@ -42,30 +45,44 @@ def configure_logging(log_dir: Path, level: str) -> Path:
     return path
 
 
-def _serve(ctx: typer.Context, host: str, port: int, log_level: str) -> None:
+def _serve(ctx: typer.Context, host: str, port: int, log_level: str,
+           worker: bool = True) -> None:
     import uvicorn
 
     from fleetwarden.entrypoints.api.app import create_app
+    from fleetwarden.entrypoints.worker import BackgroundWorker
 
     st = state(ctx)
     app = st.app()
     log_path = configure_logging(app.settings.log_dir, log_level)
     logging.getLogger("fleetwarden").info("starting API on %s:%s", host, port)
     console.print(f"logs: {log_path}", markup=False)
-    uvicorn.run(create_app(app), host=host, port=port, log_level=log_level.lower(),
-                access_log=False)
+    background = BackgroundWorker(app.platform) if worker else None
+    if background is not None:
+        background.start()
+        console.print("background worker: discovery schedules and alert webhooks",
+                      markup=False)
+    try:
+        uvicorn.run(create_app(app), host=host, port=port, log_level=log_level.lower(),
+                    access_log=False)
+    finally:
+        if background is not None:
+            background.stop()
     logging.getLogger("fleetwarden").info("API stopped")
 
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option(help="TCP port.")]
 LevelOpt = Annotated[str, typer.Option(help="Log level: debug, info, warning, error.")]
+WorkerOpt = Annotated[bool, typer.Option(
+    "--worker/--no-worker",
+    help="Run discovery schedules and deliver alert webhooks in the background.")]
 
 
 def serve(ctx: typer.Context, host: HostOpt = "127.0.0.1", port: PortOpt = 8080,
-          log_level: LevelOpt = "info") -> None:
-    """Serve the API and web pages."""
-    _serve(ctx, host, port, log_level)
+          log_level: LevelOpt = "info", worker: WorkerOpt = True) -> None:
+    """Serve the API and web pages, and run the discovery schedules."""
+    _serve(ctx, host, port, log_level, worker)
 
 
 def demo_command(
@@ -81,6 +98,7 @@ def demo_command(
                                "the registered ones in the register.")] = True,
     lab_scenario: Annotated[str, typer.Option(help="Lab scenario.")] = "small-force",
     log_level: LevelOpt = "info",
+    worker: WorkerOpt = True,
 ) -> None:
     """Create (once) the synthetic demo estate and serve it on http://HOST:PORT.
 
@@ -113,6 +131,11 @@ def demo_command(
             f"seeded {report.devices} devices, {report.sites} sites, {report.segments} "
             f"segments, {report.models} models, {report.systems} IoT systems, "
             f"{report.data_items} data items", markup=False)
+        if plan is not None:
+            watched = _watch_lab_segments(platform, accounts.local_principal(tenant, _os_user()),
+                                          plan)
+            console.print(f"discovery scheduled hourly on {watched} lab segments (the first "
+                          "scans run as the demo starts)", markup=False)
     url = f"http://{host}:{port}"
     console.rule("fleetwarden demo")
     console.print(f"  Home page:  {url}/\n  API docs:   {url}/docs\n  OpenAPI:    "
@@ -126,11 +149,21 @@ def demo_command(
     if not serve_api:
         return
     try:
-        _serve(ctx, host, port, log_level)
+        _serve(ctx, host, port, log_level, worker)
     finally:
         if started_lab:
             lab_control.stop(settings.home)
             console.print("lab stopped", markup=False)
+
+
+def _watch_lab_segments(platform: Platform, principal: Principal, plan: LabPlan) -> int:
+    """Hourly discovery of every segment the lab put devices on, so the demo shows the
+    unregistered queue, alerts and fingerprints without anyone typing a command."""
+    names = sorted({d.segment for d in plan.devices if d.segment})
+    for name in names:
+        schedules.add_schedule(platform, principal, name, 3600,
+                               ScanOptions(udp=True, profile="normal"))
+    return len(names)
 
 
 def _start_lab(home: Path, options: lab_control.LabOptions) -> bool:
