@@ -22,13 +22,13 @@ import pytest
 from fleetwarden.adapters.notify.webhook import WebhookError, post
 from fleetwarden.domain.lab import LabDevice, Service
 from fleetwarden.domain.records import RecordKind
+from fleetwarden.domain.vocab import Role
 from fleetwarden.entrypoints.worker import BackgroundWorker
 from fleetwarden.errors import Conflict, InputError, NotFound, PermissionDenied
 from fleetwarden.ports import ScanOptions
 from fleetwarden.services import accounts, alerts, audit, devices, inventory, registry, schedules
 from fleetwarden.services import discovery as disc
 from fleetwarden.services.context import Principal
-from fleetwarden.domain.vocab import Role
 from tests.integration.helpers import Env, make_env
 from tests.integration.lab.harness import make_device, running_lab
 
