@@ -261,7 +261,7 @@ class _Reconciliation:
         device_ids.update(h.device_id for h in hosts.values() if h.device_id is not None)
         for h in d.hosts_of_devices(device_ids):
             hosts[h.id or 0] = h
-        devices = {i: dev for i in device_ids if (dev := self.uow.devices.get(i)) is not None}
+        devices = self.uow.devices.get_many(device_ids)
         candidates = [_Candidate(known_host(h, devices.get(h.device_id or -1)), h,
                                  devices.get(h.device_id or -1)) for h in hosts.values()]
         with_rows = {h.device_id for h in hosts.values() if h.device_id is not None}
@@ -294,6 +294,7 @@ class _Reconciliation:
             out.append(view)
         out += self._missing(matched_devices, complete)
         if self.seen_devices:
+            self.uow.discovery.mark_seen(self.seen_devices, self.now)
             audit.record(self.platform, self.uow, self.principal.actor, "discovery.seen",
                          "scan", self.scan.id,
                          after={"last_seen": self.now.isoformat(),
@@ -380,12 +381,12 @@ class _Reconciliation:
         if s.mac and s.mac not in macs and not self.uow.discovery.devices_by("mac", [s.mac]):
             macs = (*macs, s.mac)[:32]
         firmware = fp.firmware_version or device.firmware_version
-        updated = replace(device, ip_addresses=ips, mac_addresses=macs,
-                          firmware_version=firmware, last_seen=self.now,
-                          first_seen=device.first_seen or self.now)
-        self.uow.devices.update(updated)
         assert device.id is not None
-        self.seen_devices.append(device.id)
+        self.seen_devices.append(device.id)  # last_seen: one bulk update per run
+        if (ips, macs, firmware) != (device.ip_addresses, device.mac_addresses,
+                                     device.firmware_version):
+            self.uow.devices.update(replace(device, ip_addresses=ips, mac_addresses=macs,
+                                            firmware_version=firmware))
         if found:
             listed = [c.as_dict() for c in found]
             audit.record(self.platform, self.uow, self.principal.actor, "device.discovered_change",
@@ -412,8 +413,9 @@ class _Reconciliation:
         hosts = {h.device_id: h for h in d.hosts_of_devices(ids)}
         limit = timedelta(hours=self.uow.tenant.settings.missing_after_hours)
         out = []
+        registered = self.uow.devices.get_many(ids)
         for device_id in sorted(ids):
-            device = self.uow.devices.get(device_id)
+            device = registered.get(device_id)
             if device is None or device.lifecycle_state not in ACTIVE_STATES:
                 continue
             host = hosts.get(device_id)

@@ -19,6 +19,7 @@ from fleetwarden.adapters.db.tables import (
     alerts,
     device_addresses,
     device_identifiers,
+    devices,
     discovered_hosts,
     discovery_scans,
     discovery_schedules,
@@ -200,6 +201,16 @@ class SqlDiscoveryRepository:
             for value, device_id in rows:
                 out.setdefault(value, []).append(device_id)
         return out
+
+    def mark_seen(self, device_ids: Sequence[int], at: datetime) -> None:
+        """Set ``last_seen`` (and a missing ``first_seen``) of many devices at once."""
+        ids = sorted(set(device_ids))
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i:i + CHUNK]
+            where = (devices.c.tenant_id == self._tid, devices.c.id.in_(chunk))
+            self._conn.execute(update(devices).where(*where).values(last_seen=at))
+            self._conn.execute(update(devices).where(*where, devices.c.first_seen.is_(None))
+                               .values(first_seen=at))
 
     def segment_cidrs(self) -> dict[str, tuple[int, tuple[str, ...]]]:
         """Every segment of the tenant: name -> (id, CIDRs). The scan allow-list."""
