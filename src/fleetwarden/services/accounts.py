@@ -11,11 +11,13 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from fleetwarden.domain.audit import GENESIS_HASH
-from fleetwarden.domain.model import Tenant, User
+from fleetwarden.domain.model import Tenant, TenantSettings, User
 from fleetwarden.domain.vocab import Role
 from fleetwarden.errors import (
     AuthenticationError,
@@ -191,18 +193,27 @@ def token_id_of(token: str) -> str | None:
     return m.group(1) if m else None
 
 
-def set_change_approval(platform: Platform, principal: Principal, required: bool) -> Tenant:
-    """Turn the tenant's change control for live devices on or off."""
+def update_settings(platform: Platform, principal: Principal,
+                    change: Callable[[TenantSettings], TenantSettings],
+                    shown: Callable[[TenantSettings], dict[str, Any]]) -> Tenant:
+    """Apply ``change`` to the tenant's settings; ``shown`` is what the audit log keeps
+    of them (never a secret)."""
     require(principal, Permission.ADMIN)
     with platform.uow(principal.tenant, True) as uow:
         before = uow.tenant.settings
-        settings = replace(before, require_change_approval=required)
+        settings = change(before)
         uow.tenants.save_settings(uow.tenant.id or 0, settings)
         audit.record(platform, uow, principal.actor, "tenant.settings", "tenant", uow.tenant.id,
-                     before={"require_change_approval": before.require_change_approval},
-                     after={"require_change_approval": required})
+                     before=shown(before), after=shown(settings))
         uow.commit()
     return replace(principal.tenant, settings=settings)
+
+
+def set_change_approval(platform: Platform, principal: Principal, required: bool) -> Tenant:
+    """Turn the tenant's change control for live devices on or off."""
+    return update_settings(platform, principal,
+                           lambda s: replace(s, require_change_approval=required),
+                           lambda s: {"require_change_approval": s.require_change_approval})
 
 
 def local_principal(tenant: Tenant, os_user: str) -> Principal:

@@ -18,7 +18,7 @@ from typing import Any
 from fleetwarden.domain.inventory import Alert, AlertKind
 from fleetwarden.domain.model import Tenant
 from fleetwarden.errors import FleetwardenError, InputError, NotFound
-from fleetwarden.services import audit
+from fleetwarden.services import accounts, audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
 
 MAX_PAGE = 1000
@@ -83,38 +83,24 @@ def alert_view(a: Alert) -> dict[str, Any]:
 def set_webhook(platform: Platform, principal: Principal, url: str | None,
                 secret: str | None) -> Tenant:
     """Where alerts go (None: nowhere); the secret signs each body (HMAC-SHA256)."""
-    require(principal, Permission.ADMIN)
     if url is not None and not url.startswith(("http://", "https://")):
         raise InputError("webhook: an http:// or https:// URL")
     if url is not None and len(url) > 2048:
         raise InputError("webhook: at most 2048 characters")
-    with platform.uow(principal.tenant, True) as uow:
-        before = uow.tenant.settings
-        settings = replace(before, alert_webhook_url=url,
-                           alert_webhook_secret=secret if url else None)
-        uow.tenants.save_settings(uow.tenant.id or 0, settings)
-        audit.record(platform, uow, principal.actor, "tenant.settings", "tenant", uow.tenant.id,
-                     before={"alert_webhook_url": before.alert_webhook_url,
-                             "alert_webhook_signed": before.alert_webhook_secret is not None},
-                     after={"alert_webhook_url": url,
-                            "alert_webhook_signed": settings.alert_webhook_secret is not None})
-        uow.commit()
-    return replace(principal.tenant, settings=settings)
+    return accounts.update_settings(
+        platform, principal,
+        lambda s: replace(s, alert_webhook_url=url, alert_webhook_secret=secret if url else None),
+        lambda s: {"alert_webhook_url": s.alert_webhook_url,
+                   "alert_webhook_signed": s.alert_webhook_secret is not None})
 
 
 def set_missing_after(platform: Platform, principal: Principal, hours: int) -> Tenant:
-    require(principal, Permission.ADMIN)
+    """How long a live device may go unseen by active scans before it is missing."""
     if not 1 <= hours <= 24 * 366:
         raise InputError("missing-after: between 1 hour and 366 days")
-    with platform.uow(principal.tenant, True) as uow:
-        before = uow.tenant.settings
-        settings = replace(before, missing_after_hours=hours)
-        uow.tenants.save_settings(uow.tenant.id or 0, settings)
-        audit.record(platform, uow, principal.actor, "tenant.settings", "tenant", uow.tenant.id,
-                     before={"missing_after_hours": before.missing_after_hours},
-                     after={"missing_after_hours": hours})
-        uow.commit()
-    return replace(principal.tenant, settings=settings)
+    return accounts.update_settings(
+        platform, principal, lambda s: replace(s, missing_after_hours=hours),
+        lambda s: {"missing_after_hours": s.missing_after_hours})
 
 
 def deliver(platform: Platform, tenant: Tenant, send: Sender, actor: str = "system:webhook"

@@ -6,7 +6,6 @@ checks what the register, the unregistered queue, the alerts and the audit log s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,24 +15,14 @@ from fleetwarden.domain.lab import Service
 from fleetwarden.domain.records import RecordKind
 from fleetwarden.errors import InputError, NotFound, PermissionDenied
 from fleetwarden.ports import ScanOptions
-from fleetwarden.services import alerts, audit, devices, registry
+from fleetwarden.services import alerts, audit, devices, inventory, registry
 from fleetwarden.services import discovery as disc
-from fleetwarden.services import inventory
-from tests.integration.helpers import Env, add_tenant, make_env
+from tests.integration.helpers import Env, add_tenant
 from tests.integration.lab.harness import make_device, next_ip, running_lab
 
-SCOPE = "127.76.0.0/14"  # every address harness.next_ip hands out
 QUICK = ScanOptions(ports="iot-top", profile="normal", udp=True)
 
 
-@pytest.fixture
-def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
-    registry.create(e.platform, e.admin, RecordKind.SITE, {"name": "HQ"})
-    registry.create(e.platform, e.admin, RecordKind.SEGMENT,
-                    {"name": "lab", "cidrs": [SCOPE], "site": "HQ"})
-    yield e
-    e.app.engine.dispose()
 
 
 def _camera(serial: str, mac: str, **fields: object):  # type: ignore[no-untyped-def]

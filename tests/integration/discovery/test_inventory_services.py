@@ -29,21 +29,12 @@ from fleetwarden.ports import ScanOptions
 from fleetwarden.services import accounts, alerts, audit, devices, inventory, registry, schedules
 from fleetwarden.services import discovery as disc
 from fleetwarden.services.context import Principal
-from tests.integration.helpers import Env, make_env
+from tests.integration.helpers import Env
 from tests.integration.lab.harness import make_device, running_lab
 
-SCOPE = "127.76.0.0/14"
 OPTIONS = ScanOptions(udp=True)
 
 
-@pytest.fixture
-def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
-    registry.create(e.platform, e.admin, RecordKind.SITE, {"name": "HQ"})
-    registry.create(e.platform, e.admin, RecordKind.SEGMENT,
-                    {"name": "lab", "cidrs": [SCOPE], "site": "HQ"})
-    yield e
-    e.app.engine.dispose()
 
 
 def _shadow(serial: str, mac: str) -> LabDevice:
