@@ -25,7 +25,6 @@ from fleetwarden.adapters.discovery.active.snmp import (
     get_request,
     parse_response,
 )
-from fleetwarden.adapters.discovery.active.tls import certificate_info
 from fleetwarden.domain.discovery import MAX_TEXT, Field
 from tests.integration.lab.harness import next_ip
 
@@ -348,11 +347,6 @@ def test_snmp_codec_round_trip_and_junk():
             parse_response(junk)
         except Exception as exc:  # noqa: BLE001 - only the module's own error is allowed
             assert type(exc).__name__ in {"Malformed", "IndexError"}
-
-
-def test_certificate_parser_refuses_junk():
-    assert certificate_info(b"\x30\x03\x02\x01\x00") is None
-    assert certificate_info(os.urandom(300)) is None
 
 
 def test_a_port_that_drops_syns_is_filtered_within_the_timeout_bounds():

@@ -202,11 +202,11 @@ def test_https_certificate_is_parsed(found, lab):
     assert cert.subject == "CN=hq-cam-0001,O=Hikvision"
     assert "Northshire Police Device CA" in cert.issuer and not cert.self_signed
     assert cert.sha256 == _sha256(lab, CAMERA)
-    assert set(cert.sans) == {"hq-cam-0001", CAMERA.ip}
+    assert set(cert.sans) == {"DNS:hq-cam-0001", f"IP:{CAMERA.ip}"}
     assert (cert.key_type, cert.key_bits) == ("ec", 256)
-    assert cert.signature_algorithm == "ecdsa-with-sha256"
+    assert cert.signature_algorithm == "ecdsa-with-SHA256"
     assert cert.public_key_sha256 and len(cert.public_key_sha256) == 64
-    assert cert.not_before and cert.not_before < cert.not_after
+    assert cert.not_before and cert.not_before < cert.not_after and cert.not_after.endswith("Z")
     assert https.fields[Field.TLS_SUBJECT] == cert.subject
     assert https.fields[Field.HTTP_AUTH] == "digest"  # HTTP over the same TLS connection
     assert "tls.legacy" not in https.fields
@@ -214,7 +214,7 @@ def test_https_certificate_is_parsed(found, lab):
 
 def test_expired_and_self_signed_certificates(found, lab):
     expired = _service(found, EXPIRED, Service.HTTPS).tls.certificate
-    assert expired.not_after < time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    assert expired.not_after < time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     assert expired.sha256 == _sha256(lab, EXPIRED)
     own = _service(found, SELF_SIGNED, Service.HTTPS).tls.certificate
     assert own.self_signed and own.subject == own.issuer == "CN=hq-self-0005,O=Hikvision"

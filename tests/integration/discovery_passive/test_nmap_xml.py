@@ -72,7 +72,8 @@ def test_certificate_is_read_from_the_pem(scan):
     assert cert.sha256 == (DATA / "nmap-scan.cert.sha256").read_text().strip()
     assert cert.self_signed and cert.key_type == "ec" and cert.key_bits == 256
     assert cert.not_after == "2036-01-01T00:00:00Z"
-    assert cert.sans == ("kstn-cam-0501", "192.0.2.5")
+    assert cert.sans == ("DNS:kstn-cam-0501", "IP:192.0.2.5")
+    assert cert.signature_algorithm == "ecdsa-with-SHA256"
     assert https.fields[Field.TLS_SUBJECT] == cert.subject
 
 

@@ -6,11 +6,8 @@ nothing, because the point is to see what is there. A second handshake capped at
 tells whether a device that negotiated something newer still accepts a legacy version;
 its answer goes to the ``tls.legacy`` field (``TLSv1`` or ``TLSv1.1``).
 
-The certificate is parsed with ``cryptography`` into ``CertificateInfo``: subject and
-issuer (RFC 4514), validity (ISO 8601 UTC), SHA-256 of the DER, self-signed, SANs,
-SHA-256 of the public key (the same key on many devices is a finding), key type and
-size, and signature algorithm. A certificate that does not parse leaves only the TLS
-version and cipher.
+The certificate is read by ``discovery.certificates`` into ``CertificateInfo``, as the
+passive readers do; one that does not parse leaves only the TLS version and cipher.
 
 Must not: trust, verify or store the peer's certificate anywhere but the observation,
 or send application data (the caller does, over the returned stream).
@@ -18,31 +15,19 @@ or send application data (the caller does, over the returned stream).
 
 from __future__ import annotations
 
-import hashlib
 import ssl
 import warnings
 from functools import cache
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import SignatureAlgorithmOID
-
 from fleetwarden.adapters.discovery.active.draft import Draft
 from fleetwarden.adapters.discovery.active.net import Dialer, Stream
-from fleetwarden.domain.discovery import CertificateInfo, Field, TlsInfo, bounded
+from fleetwarden.adapters.discovery.certificates import certificate_info
+from fleetwarden.domain.discovery import Field, TlsInfo
 
 #: Field for the highest legacy version (TLS 1.0/1.1) a device still accepts.
 TLS_LEGACY_FIELD = "tls.legacy"
 _LEGACY = ("TLSv1", "TLSv1.1")
-_MAX_SANS = 64
 _CIPHERS = "ALL:@SECLEVEL=0"
-_SIGNATURES = {
-    value: name.lower().replace("_", "-")
-    for name, value in vars(SignatureAlgorithmOID).items()
-    if isinstance(value, x509.ObjectIdentifier)
-}
 
 
 def _base_context() -> ssl.SSLContext:
@@ -98,66 +83,3 @@ async def legacy_version(dialer: Dialer, port: int) -> str | None:
         obj = stream.ssl_object() if stream else None
         version = obj.version() if obj else None
     return version if version in _LEGACY else None
-
-
-def certificate_info(der: bytes) -> CertificateInfo | None:
-    """A DER certificate as the domain's value; None when it does not parse."""
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        subject, issuer = cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
-        not_before = cert.not_valid_before_utc.isoformat()
-        not_after = cert.not_valid_after_utc.isoformat()
-    except (ValueError, TypeError):
-        return None
-    key_type, key_bits, key_hash = _key(cert)
-    return CertificateInfo(
-        subject=bounded(subject) or "", issuer=bounded(issuer) or "",
-        not_before=not_before, not_after=not_after,
-        sha256=hashlib.sha256(der).hexdigest(),
-        self_signed=_self_signed(cert), sans=_sans(cert), public_key_sha256=key_hash,
-        key_type=key_type, key_bits=key_bits,
-        signature_algorithm=_SIGNATURES.get(cert.signature_algorithm_oid,
-                                            cert.signature_algorithm_oid.dotted_string),
-    )
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature, NotImplementedError):
-        return False
-    return True
-
-
-def _sans(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return ()
-    names = [str(n.value) for n in ext if isinstance(n, (x509.DNSName, x509.IPAddress,
-                                                           x509.RFC822Name,
-                                                           x509.UniformResourceIdentifier))]
-    return tuple(bounded(n) or "" for n in names[:_MAX_SANS])
-
-
-def _key(cert: x509.Certificate) -> tuple[str | None, int | None, str | None]:
-    try:
-        key = cert.public_key()
-    except (ValueError, TypeError, NotImplementedError):
-        return None, None, None
-    spki = key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    digest = hashlib.sha256(spki).hexdigest()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size, digest
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ec", key.curve.key_size, digest
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256, digest
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448", 456, digest
-    if isinstance(key, dsa.DSAPublicKey):
-        return "dsa", key.key_size, digest
-    return None, None, digest

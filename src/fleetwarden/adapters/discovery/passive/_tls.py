@@ -1,5 +1,5 @@
-"""The TLS a passive observer can read: ClientHello SNI, ServerHello version, the
-server's certificate, and a certificate's facts as ``CertificateInfo``.
+"""The TLS a passive observer can read: ClientHello SNI, ServerHello version, and the
+server's certificate (read by ``discovery.certificates``, as the active scanner does).
 
 The handshake is read from one direction of a TCP stream as it arrives, segment by
 segment, because records and handshake messages span segments (a certificate chain
@@ -13,15 +13,9 @@ bytes of one stream.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.x509.oid import SignatureAlgorithmOID
-
+from fleetwarden.adapters.discovery import certificates
 from fleetwarden.domain.discovery import CertificateInfo, bounded
 
 #: Bytes of one direction's handshake kept at most (a whole certificate chain fits).
@@ -173,85 +167,10 @@ def leaf_certificate(body: bytes) -> bytes | None:
     return body[6:_after(body[:chain_end], 3, 3)]
 
 
-# ------------------------------------------------------------------ certificates
-def _signature_names() -> dict[x509.ObjectIdentifier, str]:
-    """OpenSSL's names (as nmap prints them) for the signature algorithms."""
-    names: dict[x509.ObjectIdentifier, str] = {}
-    for attr in dir(SignatureAlgorithmOID):
-        oid = getattr(SignatureAlgorithmOID, attr)
-        if not isinstance(oid, x509.ObjectIdentifier):
-            continue
-        if attr.startswith("RSA_WITH_"):
-            names[oid] = attr.removeprefix("RSA_WITH_").lower() + "WithRSAEncryption"
-        elif attr.startswith("ECDSA_WITH_"):
-            names[oid] = "ecdsa-with-" + attr.removeprefix("ECDSA_WITH_")
-        elif attr.startswith("DSA_WITH_"):
-            names[oid] = "dsa_with_" + attr.removeprefix("DSA_WITH_")
-        else:
-            names[oid] = {"RSASSA_PSS": "rsassaPss"}.get(attr, attr)
-    return names
-
-
-_SIGNATURES = _signature_names()
-
-
 def certificate_info(der: bytes) -> CertificateInfo:
-    """The facts of a DER certificate; ``ValueError`` when it cannot be read at all."""
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        subject = cert.subject.rfc4514_string()
-        issuer = cert.issuer.rfc4514_string()
-        not_after = cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-        not_before = cert.not_valid_before_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        raise ValueError(f"unreadable certificate: {exc}") from None
-    key_type, key_bits, key_sha256 = _key(cert)
-    return CertificateInfo(
-        subject=bounded(subject) or "", issuer=bounded(issuer) or "",
-        not_before=not_before, not_after=not_after,
-        sha256=hashlib.sha256(der).hexdigest(), self_signed=_self_signed(cert),
-        sans=_sans(cert), public_key_sha256=key_sha256, key_type=key_type, key_bits=key_bits,
-        signature_algorithm=_SIGNATURES.get(cert.signature_algorithm_oid,
-                                            cert.signature_algorithm_oid.dotted_string))
-
-
-def _key(cert: x509.Certificate) -> tuple[str | None, int | None, str | None]:
-    try:
-        key = cert.public_key()
-    except (ValueError, UnsupportedAlgorithm):
-        return None, None, None
-    spki = key.public_bytes(serialization.Encoding.DER,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
-    digest = hashlib.sha256(spki).hexdigest()
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size, digest
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return "ec", key.key_size, digest
-    if isinstance(key, dsa.DSAPublicKey):
-        return "dsa", key.key_size, digest
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256, digest
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448", 456, digest
-    return None, None, digest
-
-
-def _self_signed(cert: x509.Certificate) -> bool:
-    """Issued by its own key: the issuer is the subject and the signature checks out."""
-    if cert.issuer != cert.subject:
-        return False
-    try:
-        cert.verify_directly_issued_by(cert)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def _sans(cert: x509.Certificate) -> tuple[str, ...]:
-    try:
-        ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
-        return ()
-    values = [*ext.get_values_for_type(x509.DNSName),
-              *(str(a) for a in ext.get_values_for_type(x509.IPAddress))]
-    return tuple(v for v in (bounded(s) for s in values[:64]) if v)
+    """The facts of a DER certificate; ``TlsError`` when it cannot be read, so that a
+    capture counts it as malformed and nmap's import skips it with a note."""
+    info = certificates.certificate_info(der)
+    if info is None:
+        raise TlsError("unreadable certificate")
+    return info
