@@ -259,6 +259,10 @@ class DiscoveryTools(Protocol):
         in a block that is never scanned)."""
         ...
 
+    def check_options(self, options: ScanOptions) -> None:
+        """Refuse a bad port list, profile or rate (InputError) before anything is sent."""
+        ...
+
     def scan(self, targets: Sequence[str], options: ScanOptions, *,
              allow_non_loopback: bool, progress: ScanProgress | None) -> list[HostObservation]:
         ...

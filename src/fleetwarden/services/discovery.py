@@ -127,6 +127,8 @@ def discover(platform: Platform, principal: Principal, request: DiscoverRequest,
             raise InputError("nothing to discover: give TARGET..., --segment or a file "
                              "(--pcap, --nmap-xml, --dhcp-leases, --arp-table)")
         ranges = tools.ranges(targets) if targets else []
+        if ranges:
+            tools.check_options(request.options)
         left = check_scope(uow, ranges, allow_outside=request.allow_outside_scope)
     sources = (["active"] if targets else []) + [str(s) for s, _ in request.files]
     scan = _start(platform, principal, request, ranges, left, sources, segment_id)

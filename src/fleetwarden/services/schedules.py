@@ -40,9 +40,7 @@ def add_schedule(platform: Platform, principal: Principal, segment: str, every_s
     if not MIN_EVERY <= every_seconds <= MAX_EVERY:
         raise InputError("--every: between 1 minute and 366 days")
     options = options or ScanOptions()
-    if options.profile not in ("gentle", "normal", "fast"):
-        raise InputError(f"profile {options.profile[:32]!r}: use gentle, normal or fast")
-    platform.tools().ranges(["127.0.0.1"])  # the scanner is installed in this process
+    platform.tools().check_options(options)
     with platform.uow(principal.tenant, True) as uow:
         seg = uow.discovery.segment_cidrs().get(segment)
         if seg is None:

@@ -147,3 +147,14 @@ def test_tenants_do_not_see_each_others_hosts(env: Env, tmp_path: Path) -> None:
     host = inventory.list_hosts(env.platform, env.admin, None)[0]
     with pytest.raises(NotFound):
         inventory.get_host(env.platform, other, host.id or 0)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (ScanOptions(ports="80,70000"), "70000"), (ScanOptions(profile="reckless"), "profile"),
+    (ScanOptions(rate=0), "rate")])
+def test_bad_options_are_refused_before_the_scan_is_recorded(
+        env: Env, options: ScanOptions, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        disc.discover(env.platform, env.admin,
+                      disc.DiscoverRequest(targets=("127.76.0.1",), options=options))
+    assert inventory.list_scans(env.platform, env.admin) == []

@@ -46,7 +46,8 @@ _addresses = itertools.count(1)
 def next_ip() -> str:
     """A fresh 127.77-79.x.y address per call, distinct across xdist workers."""
     n = next(_addresses)
-    return f"127.{77 + _worker % 3}.{(_worker // 3) * 32 + n // 250 % 32}.{n % 250 + 2}"
+    # 3 second octets x 8 blocks of 32 /24s: 24 workers apart; beyond that blocks repeat.
+    return f"127.{77 + _worker % 3}.{((_worker // 3) * 32 + n // 250 % 32) % 256}.{n % 250 + 2}"
 
 
 def lab_port(nominal: int) -> int:

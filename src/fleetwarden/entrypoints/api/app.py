@@ -12,17 +12,23 @@ What it must not do: contain business logic, or import SQLAlchemy.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from fleetwarden import __version__
 from fleetwarden.bootstrap import App
 from fleetwarden.entrypoints import web
 from fleetwarden.entrypoints.api import (
     accounts,
+    alerts,
     audit,
     changes,
     devices,
+    discovery,
     errors,
     imports,
     records,
@@ -55,6 +61,11 @@ TAGS = [
      "lifecycle transitions, history, identifier lookup and bulk import."},
     *({"name": spec.tag, "description": spec.description} for spec in records.KINDS),
     {"name": "changes", "description": "Change requests: approved changes to live devices."},
+    {"name": "discovery", "description": "Discovery scans (scope-checked, audited), the "
+     "hosts they found, the unregistered-devices queue (approve, merge, mark rogue), "
+     "fingerprint overrides and scan schedules."},
+    {"name": "alerts", "description": "Alerts raised by discovery: new, changed, missing "
+     "and rogue devices."},
     {"name": "audit", "description": "The tamper-evident audit log (auditors and admins)."},
     {"name": "account", "description": "The caller's identity."},
 ]
@@ -62,13 +73,22 @@ TAGS = [
 
 def create_app(
     app: App, *, token_cache_ttl: float = DEFAULT_TTL,
-    token_cache_size: int = DEFAULT_MAX_ENTRIES,
+    token_cache_size: int = DEFAULT_MAX_ENTRIES, max_scans: int = discovery.MAX_RUNNING,
 ) -> FastAPI:
     """The ASGI application serving ``app``.
 
     ``token_cache_ttl`` is how long (seconds) a verified token is trusted without a
     database lookup: revocations take effect within it (0 disables the cache).
+    ``max_scans`` is how many discovery scans this process runs at once.
     """
+    scan_jobs = discovery.ScanJobs(max_running=max_scans)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        # Let running scans finish and record how they ended, off the event loop.
+        await run_in_threadpool(scan_jobs.close)
+
     api = FastAPI(
         title="fleetwarden",
         version=__version__,
@@ -79,18 +99,23 @@ def create_app(
         docs_url=None,  # CDN-hosted Swagger UI: replaced by web.home /docs
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
     )
     api.state.fleetwarden = app
     api.state.token_cache = TokenCache(ttl=token_cache_ttl, max_entries=token_cache_size)
+    api.state.scan_jobs = scan_jobs
     errors.install(api)
 
     v1 = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES,
                    max_body_size=DEFAULT_BODY_LIMIT)
     v1.include_router(imports.router)  # before /devices/{id}
     v1.include_router(devices.router)
+    v1.include_router(discovery.device_router)
     for router in records.routers:
         v1.include_router(router)
     v1.include_router(changes.router)
+    v1.include_router(discovery.router)
+    v1.include_router(alerts.router)
     v1.include_router(audit.router)
     v1.include_router(accounts.router)
     api.include_router(v1)

@@ -12,9 +12,17 @@ What it must not do: hold business rules (valid MACs, lifecycle moves, ...).
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 
 from fleetwarden.domain.lifecycle import LifecycleState
 from fleetwarden.domain.vocab import Category, Criticality, DeviceType, Zone
@@ -405,3 +413,283 @@ class ComponentOut(Output):
     cpe: str | None
     device_id: int | None
     model_id: int | None
+
+
+# ----------------------------------------------------------------------- discovery
+class Contract(BaseModel):
+    """A piece of the ``discover --format json`` contract: documented fields, and any
+    field a newer scanner adds passes through rather than being dropped."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+Target = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+PORT_LIST = (r"^(?i:iot-top|(?:[tu]:)?\d{1,5}(?:-\d{1,5})?"
+             r"(?:\s*,\s*(?:[tu]:)?\d{1,5}(?:-\d{1,5})?)*)$")
+"""The shape of a port list (the scanner checks the numbers)."""
+MAX_SCAN_RATE = 1_000_000
+
+
+class ScanOptionsIn(Input):
+    ports: Text = Field(default="iot-top", max_length=4096, pattern=PORT_LIST,
+                        description="`iot-top`, or a list such as `22,80,8000-8100,U:161` "
+                        "(`U:` items are UDP).")
+    udp: StrictBool = Field(default=False, description="Also send the UDP probes (SNMP, "
+                            "SSDP, mDNS, CoAP).")
+    profile: Literal["gentle", "normal", "fast"] = Field(
+        default="normal", description="`gentle` is safe for fragile OT kit: low rate, one "
+        "connection per host at a time.")
+    rate: Annotated[StrictInt, Field(ge=1, le=MAX_SCAN_RATE)] | None = Field(
+        default=None, description="Connection attempts per second (default: the profile's).")
+
+
+class ScanIn(ScanOptionsIn):
+    """What to discover: addresses, CIDRs or ranges, and/or a segment's CIDRs."""
+
+    targets: list[Target] = Field(default_factory=list, max_length=256,
+                                  examples=[["127.76.0.10", "127.76.1.0/28"]])
+    segment: Text | None = Field(
+        default=None, max_length=128,
+        description="Scan this segment's CIDRs (when no targets) and file new hosts under it.")
+    register_hosts: StrictBool = Field(
+        default=True, alias="register",
+        description="false: report what would change, store nothing but the scan record.")
+    allow_outside_scope: StrictBool = Field(
+        default=False, description="Admins only: scan targets outside the tenant's segments "
+        "(audited).")
+
+
+class ScanAccepted(Output):
+    scan_id: int
+    status: str = Field(description="`running`; follow the Location header.")
+
+
+class ScanOut(Output):
+    id: int
+    status: str = Field(description="running, done or failed")
+    sources: list[str]
+    actor: str
+    targets: list[str]
+    options: dict[str, Any]
+    outside_scope: bool
+    registered: bool
+    segment_id: int | None
+    schedule_id: int | None
+    started_at: str | None
+    finished_at: str | None
+    summary: dict[str, Any] = Field(description="Counts per outcome, alerts, hosts, warnings.")
+    error: str | None
+
+
+class ScanList(Output):
+    items: list[ScanOut]
+
+
+class EvidenceOut(Contract):
+    attribute: str
+    value: str | None = None
+    source: str | None = None
+    rule: str | None = None
+    certainty: float | None = None
+    matched: str | None = Field(default=None, description="Untrusted text seen on the wire.")
+
+
+class FingerprintOut(Contract):
+    vendor: str | None = None
+    model: str | None = None
+    device_type: str | None = None
+    firmware_version: str | None = None
+    os: str | None = None
+    cpe: str | None = None
+    serial: str | None = None
+    software: list[str] = []
+    confidence: float = 0.0
+    evidence: list[EvidenceOut] = Field(default_factory=list,
+                                        description="Why each attribute was concluded.")
+
+
+class ServiceOut(Contract):
+    port: int
+    transport: str
+    service: str | None = None
+    product: str | None = None
+    version: str | None = None
+    banner: str | None = Field(default=None, description="Untrusted text from the device.")
+    tls: dict[str, Any] | None = Field(
+        default=None, description="`version`, `cipher` and `certificate` {`subject`, "
+        "`issuer`, `not_after`, `sha256`, `self_signed`, ...}.")
+    fields: dict[str, Any] = {}
+
+
+class FieldChangeOut(Contract):
+    field: str
+    before: str | None = None
+    after: str | None = None
+
+
+class InventoryOut(Contract):
+    device_id: int | None = None
+    host_id: int | None = None
+    status: str = Field(description="known, changed, new or missing")
+    host_status: str | None = Field(default=None,
+                                    description="unregistered, registered or rogue")
+    matched_by: str | None = None
+    changes: list[FieldChangeOut] = []
+
+
+class HostReportOut(Contract):
+    """One host of a discovery run, as ``discover --format json`` prints it."""
+
+    ip: str | None = None
+    mac: str | None = None
+    hostname: str | None = None
+    services: list[ServiceOut] = []
+    fingerprint: FingerprintOut
+    inventory: InventoryOut
+    sources: list[str] = []
+
+
+class ScanReportOut(Output):
+    scan: ScanOut
+    hosts: list[HostReportOut]
+    warnings: list[str]
+    counts: dict[str, int]
+
+
+class ScanDetail(ScanOut):
+    hosts: list[HostReportOut] | None = Field(
+        description="The run's hosts while this API process still holds its report "
+        "(recent scans it ran); null otherwise: see /discovery/hosts.")
+    warnings: list[str] | None
+    counts: dict[str, int] | None
+
+
+class HostRowOut(Output):
+    id: int
+    status: str = Field(description="unregistered, registered or rogue")
+    device_id: int | None
+    ip: str | None
+    mac: str | None
+    hostname: str | None
+    vendor: str | None
+    model: str | None
+    device_type: str | None
+    firmware_version: str | None
+    confidence: float
+    services: str = Field(description="`port/service, ...`")
+    first_seen: str | None
+    last_seen: str | None
+
+
+class HostPage(Output):
+    items: list[HostRowOut]
+    next_offset: int | None = Field(
+        description="Pass as `offset` for the next page; null on the last page.")
+
+
+class HostOut(Output):
+    id: int
+    status: str = Field(description="unregistered, registered or rogue")
+    device_id: int | None
+    ip: str | None
+    mac: str | None
+    hostname: str | None
+    serial: str | None
+    ssh_host_key: str | None
+    certificates: list[str] = Field(description="SHA-256 of the certificates it presented.")
+    services: list[ServiceOut]
+    fingerprint: FingerprintOut
+    overrides: dict[str, str] = Field(description="Attributes set by hand; they win.")
+    sources: list[str]
+    segment_id: int | None
+    first_seen: str | None
+    last_seen: str | None
+    missing_since: str | None
+    last_scan_id: int | None
+    note: str | None
+
+
+AttributeName = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
+class OverridesIn(Input):
+    set: dict[AttributeName, Annotated[StrictStr, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=dict, max_length=16,
+        description="Attribute -> value: vendor, model, device_type, firmware_version, os, "
+        "cpe, serial or software.", examples=[{"vendor": "Axis", "model": "P3245"}])
+    clear: list[AttributeName] = Field(default_factory=list, max_length=16,
+                                       description="Attributes whose override is removed.")
+
+
+class ApproveIn(Input):
+    """Fill or correct what discovery saw; absent fields come from the fingerprint."""
+
+    name: Text | None = Field(default=None, max_length=256)
+    model: Text | None = Field(default=None, max_length=256,
+                               description="`VENDOR/MODEL` (created if new).",
+                               examples=["Axis/P3245"])
+    device_type: DeviceType | None = None
+    site: Text | None = Field(default=None, max_length=256, description="Site name.")
+    segment: Text | None = Field(default=None, max_length=256, description="Segment name.")
+    lifecycle_state: LifecycleState | None = Field(default=None,
+                                                   description="Default: in_service.")
+    owner: Text | None = Field(default=None, max_length=256)
+    criticality: Criticality | None = None
+    note: Text | None = Field(default=None, max_length=1000)
+
+
+class MergeIn(Input):
+    device_id: Id = Field(description="The registered device this host is.")
+    note: Text | None = Field(default=None, max_length=1000)
+
+
+class RogueIn(Input):
+    reason: Text = Field(min_length=1, max_length=1000)
+
+
+class ScheduleIn(ScanOptionsIn):
+    segment: Text = Field(min_length=1, max_length=128, description="One schedule per segment.")
+    every: Text = Field(min_length=1, max_length=32, examples=["1h"],
+                        description="`90s`, `30m`, `1h`, `2d` (1 minute to 366 days).")
+
+
+class ScheduleOut(Output):
+    id: int
+    segment: str | None
+    segment_id: int
+    every_seconds: int
+    options: dict[str, Any]
+    enabled: bool
+    next_run_at: str | None
+    last_run_at: str | None
+    last_scan_id: int | None
+    last_error: str | None
+    created_by: str
+    created_at: str | None
+
+
+class ScheduleList(Output):
+    items: list[ScheduleOut]
+
+
+# -------------------------------------------------------------------------- alerts
+class AlertOut(Output):
+    id: int
+    kind: str = Field(description="device.new, device.changed, device.missing or "
+                      "device.rogue_seen")
+    severity: str
+    title: str = Field(description="May quote device-supplied text.")
+    details: dict[str, Any]
+    device_id: int | None
+    host_id: int | None
+    scan_id: int | None
+    created_at: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    delivered_at: str | None = Field(description="When the webhook took it.")
+
+
+class AlertPage(Output):
+    items: list[AlertOut]
+    next_before_id: int | None = Field(
+        description="Pass as `before_id` for the next (older) page; null on the last page.")
