@@ -4,7 +4,8 @@
 ``app`` (assembly), ``auth`` (bearer tokens), ``errors`` (one error body),
 ``limits`` and ``middleware`` (body size, access log), ``schemas`` (pydantic), and
 one router module per area: ``devices``, ``imports``, ``records``, ``changes``,
-``audit``, ``accounts``.
+``audit``, ``accounts``, ``discovery`` (scans, hosts, queue, schedules) and
+``alerts``.
 
 What it must not do: hold business rules, or import SQLAlchemy.
 """
