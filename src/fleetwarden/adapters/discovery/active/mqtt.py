@@ -17,6 +17,7 @@ import time
 from fleetwarden.adapters.discovery.active.draft import Draft
 from fleetwarden.adapters.discovery.active.net import Stream
 from fleetwarden.adapters.discovery.active.products import from_broker_version
+from fleetwarden.adapters.wire.mqtt import Malformed, packet, read_varint, string
 from fleetwarden.domain.discovery import Field
 
 MAX_PACKET = 64 * 1024
@@ -26,24 +27,10 @@ _VERSION_WAIT = 1.0
 CONNACK, PUBLISH, SUBACK = 2, 3, 9
 
 
-def _string(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
-
-
-def _packet(first: int, body: bytes) -> bytes:
-    out, n = bytearray([first]), len(body)
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out) + body
-
-
 def connect_packet() -> bytes:
     client = f"fleetwarden-{secrets.token_hex(4)}"
-    body = _string("MQTT") + bytes([4, 0x02]) + (30).to_bytes(2, "big") + _string(client)
-    return _packet(0x10, body)
+    body = string("MQTT") + bytes([4, 0x02]) + (30).to_bytes(2, "big") + string(client)
+    return packet(0x10, body)
 
 
 async def read_packet(stream: Stream, timeout: float) -> tuple[int, int, bytes] | None:
@@ -51,17 +38,11 @@ async def read_packet(stream: Stream, timeout: float) -> tuple[int, int, bytes] 
     head = await stream.read_exactly(1, timeout)
     if not head:
         return None
-    length = 0
-    for shift in range(0, 28, 7):
-        byte = await stream.read_exactly(1, timeout)
-        if not byte:
-            return None
-        length |= (byte[0] & 0x7F) << shift
-        if not byte[0] & 0x80:
-            break
-    else:
+    try:
+        length = await read_varint(lambda: stream.read_exactly(1, timeout))
+    except Malformed:
         return None
-    if length > MAX_PACKET:
+    if length is None or length > MAX_PACKET:
         return None
     body = await stream.read_exactly(length, timeout) if length else b""
     if body is None:
@@ -87,7 +68,7 @@ async def identify(stream: Stream, draft: Draft, timeout: float) -> bool:
 
 
 async def _broker_version(stream: Stream, timeout: float) -> str | None:
-    stream.send(_packet(0x82, (1).to_bytes(2, "big") + _string(VERSION_TOPIC) + b"\x00"))
+    stream.send(packet(0x82, (1).to_bytes(2, "big") + string(VERSION_TOPIC) + b"\x00"))
     deadline = time.monotonic() + timeout + _VERSION_WAIT
     for _ in range(16):  # a few packets at most: SUBACK, the retained version
         left = deadline - time.monotonic()

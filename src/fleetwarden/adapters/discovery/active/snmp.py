@@ -6,10 +6,11 @@ to ``public`` is a finding). An agent that does not accept a community stays sil
 so silence is the normal "no". With the community that worked, one GetBulk down
 ifPhysAddress gives the host's MAC (the first non-zero 6-byte address).
 
-The BER encoder and decoder are hand-written on purpose: three GETs do not justify a
-whole SNMP stack's dependencies and attack surface, and a few dozen lines can be read
-whole. The decoder walks only the fixed message shape, checks every length against the
-datagram, and gives up at the first thing it does not expect.
+The BER primitives are the hand-written ones the lab's agent uses too (``wire.ber``):
+three GETs do not justify a whole SNMP stack's dependencies and attack surface, and a
+few dozen lines can be read whole. The decoder walks only the fixed message shape,
+checks every length against the datagram, and gives up at the first thing it does not
+expect, with ``Malformed`` and nothing else.
 
 Must not: send SET requests, walk more of the MIB than those few objects, or raise on
 any datagram.
@@ -18,12 +19,13 @@ any datagram.
 from __future__ import annotations
 
 import secrets
+from contextlib import suppress
 
 from fleetwarden.adapters.discovery.active.draft import Draft
 from fleetwarden.adapters.discovery.active.net import Dialer
+from fleetwarden.adapters.wire import ber
+from fleetwarden.adapters.wire.ber import Malformed, Oid, decode_oid
 from fleetwarden.domain.discovery import Field
-
-Oid = tuple[int, ...]
 
 SYS_DESCR: Oid = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 SYS_OBJECT_ID: Oid = (1, 3, 6, 1, 2, 1, 1, 2, 0)
@@ -35,49 +37,21 @@ _FIELDS = {SYS_DESCR: Field.SNMP_SYSDESCR, SYS_OBJECT_ID: Field.SNMP_SYSOBJECTID
 #: Communities asked in one scan at most (each is one datagram per host).
 MAX_COMMUNITIES = 16
 
-_INTEGER, _OCTETS, _NULL, _OID, _SEQUENCE = 0x02, 0x04, 0x05, 0x06, 0x30
 _GET, _RESPONSE, _GETBULK = 0xA0, 0xA2, 0xA5
 _MAX_BINDINGS = 32
+_MAX_INT_OCTETS = 8
 _BULK_REPETITIONS = 8
 _V2C = 1
 
 
-class Malformed(Exception):
-    """The datagram is not an SNMP response we can read."""
-
-
 # ------------------------------------------------------------------ encoding
-def _tlv(tag: int, value: bytes) -> bytes:
-    size = len(value)
-    if size < 0x80:
-        return bytes([tag, size]) + value
-    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + value
-
-
-def _integer(value: int) -> bytes:
-    raw = value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True)
-    return _tlv(_INTEGER, raw)
-
-
-def _oid(arcs: Oid) -> bytes:
-    out = bytearray([40 * arcs[0] + arcs[1]])
-    for arc in arcs[2:]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(_OID, bytes(out))
-
-
 def _message(community: bytes, pdu_tag: int, request_id: int, second: int, third: int,
              oids: tuple[Oid, ...]) -> bytes:
-    bindings = b"".join(_tlv(_SEQUENCE, _oid(o) + _tlv(_NULL, b"")) for o in oids)
-    pdu = _tlv(pdu_tag, _integer(request_id) + _integer(second) + _integer(third)
-               + _tlv(_SEQUENCE, bindings))
-    return _tlv(_SEQUENCE, _integer(_V2C) + _tlv(_OCTETS, community) + pdu)
+    null = ber.tlv(ber.NULL, b"")
+    bindings = b"".join(ber.tlv(ber.SEQUENCE, ber.oid(o) + null) for o in oids)
+    pdu = ber.tlv(pdu_tag, ber.integer(request_id) + ber.integer(second) + ber.integer(third)
+                  + ber.tlv(ber.SEQUENCE, bindings))
+    return ber.tlv(ber.SEQUENCE, ber.integer(_V2C) + ber.octet_string(community) + pdu)
 
 
 def get_request(community: bytes, request_id: int, oids: tuple[Oid, ...]) -> bytes:
@@ -90,105 +64,46 @@ def bulk_request(community: bytes, request_id: int, oid: Oid, repetitions: int) 
 
 
 # ------------------------------------------------------------------ decoding
-class _Reader:
-    """Consecutive TLVs in ``data[pos:end]``; never looks past ``end``."""
-
-    def __init__(self, data: bytes, pos: int = 0, end: int | None = None) -> None:
-        self.data, self.pos = data, pos
-        self.end = len(data) if end is None else end
-
-    def next(self) -> tuple[int, bytes]:
-        data, pos, end = self.data, self.pos, self.end
-        if end - pos < 2:
-            raise Malformed("truncated")
-        tag, first = data[pos], data[pos + 1]
-        pos += 2
-        if first & 0x80:
-            count = first & 0x7F
-            if not 1 <= count <= 4 or count > end - pos:
-                raise Malformed("length")
-            length = int.from_bytes(data[pos:pos + count], "big")
-            pos += count
-        else:
-            length = first
-        if length > end - pos:
-            raise Malformed("length past the datagram")
-        self.pos = pos + length
-        return tag, data[pos:pos + length]
-
-    def expect(self, tag: int) -> bytes:
-        got, value = self.next()
-        if got != tag:
-            raise Malformed(f"tag {got:#x}")
-        return value
-
-    def inner(self, tag: int) -> _Reader:
-        return _Reader(self.expect(tag))
-
-    @property
-    def done(self) -> bool:
-        return self.pos >= self.end
-
-
-def _int(raw: bytes) -> int:
-    if not 1 <= len(raw) <= 8:
-        raise Malformed("integer")
-    return int.from_bytes(raw, "big", signed=True)
-
-
-def decode_oid(raw: bytes) -> Oid:
-    if not 1 <= len(raw) <= 128:
-        raise Malformed("oid")
-    arcs, value = [], 0
-    for byte in raw:
-        value = (value << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(value)
-            value = 0
-    if raw[-1] & 0x80:
-        raise Malformed("unfinished oid")
-    top = min(arcs[0] // 40, 2)
-    return (top, arcs[0] - 40 * top, *arcs[1:])
-
-
 def parse_response(datagram: bytes) -> tuple[bytes, int, list[tuple[Oid, int, bytes]]]:
     """(community, request id, [(oid, tag, raw value)]) of a GetResponse; raises
     ``Malformed`` for anything else, an error status included."""
-    message = _Reader(datagram).inner(_SEQUENCE)
-    _int(message.expect(_INTEGER))
-    community = message.expect(_OCTETS)
+    message = ber.Reader(datagram).inner(ber.SEQUENCE)
+    message.integer(_MAX_INT_OCTETS)
+    community = message.value(ber.OCTET_STRING)
     pdu = message.inner(_RESPONSE)
-    request_id = _int(pdu.expect(_INTEGER))
-    if _int(pdu.expect(_INTEGER)) != 0:
+    request_id = pdu.integer(_MAX_INT_OCTETS)
+    if pdu.integer(_MAX_INT_OCTETS) != 0:
         raise Malformed("error status")
-    _int(pdu.expect(_INTEGER))
-    bindings = pdu.inner(_SEQUENCE)
+    pdu.integer(_MAX_INT_OCTETS)
+    bindings = pdu.inner(ber.SEQUENCE)
     values: list[tuple[Oid, int, bytes]] = []
     for _ in range(_MAX_BINDINGS):
         if bindings.done:
             break
-        binding = bindings.inner(_SEQUENCE)
-        oid = decode_oid(binding.expect(_OID))
+        binding = bindings.inner(ber.SEQUENCE)
+        oid = binding.oid()
         tag, raw = binding.next()
         values.append((oid, tag, raw))
     return community, request_id, values
 
 
 def text_values(values: list[tuple[Oid, int, bytes]]) -> dict[Oid, str]:
-    """OCTET STRING and OID values as text; other types are left out."""
+    """OCTET STRING and OID values as text; other types, and OIDs that do not decode,
+    are left out."""
     out: dict[Oid, str] = {}
     for oid, tag, raw in values:
-        if tag == _OCTETS:
+        if tag == ber.OCTET_STRING:
             out[oid] = raw.decode("utf-8", "replace")
-        elif tag == _OID:
-            out[oid] = ".".join(map(str, decode_oid(raw)))
+        elif tag == ber.OBJECT_IDENTIFIER:
+            with suppress(Malformed):
+                out[oid] = ".".join(map(str, decode_oid(raw)))
     return out
 
 
 def first_mac(values: list[tuple[Oid, int, bytes]]) -> str | None:
     """The first real MAC in an ifPhysAddress column (loopbacks have none, or zeros)."""
     for oid, tag, raw in values:
-        if (oid[:len(IF_PHYS_ADDRESS)] == IF_PHYS_ADDRESS and tag == _OCTETS
+        if (oid[:len(IF_PHYS_ADDRESS)] == IF_PHYS_ADDRESS and tag == ber.OCTET_STRING
                 and len(raw) == 6 and any(raw) and raw != b"\xff" * 6):
             return ":".join(f"{b:02x}" for b in raw)
     return None
@@ -240,7 +155,7 @@ def _match(datagram: bytes, asked: list[bytes], base: int
     """(index of the community, values) when ``datagram`` answers one of our requests."""
     try:
         community, request_id, values = parse_response(datagram)
-    except (Malformed, IndexError, ValueError):
+    except Malformed:
         return None
     index = request_id - base
     if not 0 <= index < len(asked) or community != asked[index]:

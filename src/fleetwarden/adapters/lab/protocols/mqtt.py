@@ -38,6 +38,14 @@ from fleetwarden.adapters.lab.protocols.base import (
     component_version,
     read_exactly,
 )
+from fleetwarden.adapters.wire.mqtt import (
+    Malformed,
+    decode_varint,
+    encode_varint,
+    packet,
+    read_varint,
+    string,
+)
 from fleetwarden.domain.lab import LabDevice, LabService, Weakness
 
 #: Largest remaining length a client may send; a bigger packet ends the connection.
@@ -81,10 +89,6 @@ _ASSIGNED_CLIENT_ID, _SUBSCRIPTION_IDS_AVAILABLE, _SHARED_AVAILABLE = 0x12, 0x29
 _SERVER_KEEP_ALIVE = 0x13
 
 
-class Malformed(Exception):
-    """The client broke the protocol; the broker hangs up, as MQTT prescribes."""
-
-
 class UnsupportedVersion(Exception):
     """A CONNECT for a protocol level other than 3 (3.1), 4 (3.1.1) or 5."""
 
@@ -120,13 +124,8 @@ class _Reader:
         return int.from_bytes(self.take(4), "big")
 
     def varint(self) -> int:
-        value = 0
-        for shift in range(0, 28, 7):
-            byte = self.byte()
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value
-        raise Malformed("variable byte integer longer than 4 bytes")
+        value, self.pos = decode_varint(self.data, self.pos)
+        return value
 
     def binary(self) -> bytes:
         return self.take(self.u16())
@@ -160,20 +159,14 @@ def properties(reader: _Reader) -> dict[int, Any]:
 
 async def read_packet(reader: asyncio.StreamReader,
                       timeout: float) -> tuple[int, int, bytes] | None:
-    """(type, flags, body) of the next packet; None when the client left or went quiet."""
+    """(type, flags, body) of the next packet; None when the client left or went quiet,
+    ``Malformed`` when its remaining length is over-long or over ``MAX_PACKET``."""
     head = await read_exactly(reader, 1, timeout=timeout)
     if not head:
         return None
-    length = 0
-    for shift in range(0, 28, 7):
-        byte = await read_exactly(reader, 1, timeout=timeout)
-        if not byte:
-            return None
-        length |= (byte[0] & 0x7F) << shift
-        if not byte[0] & 0x80:
-            break
-    else:
-        raise Malformed("remaining length longer than 4 bytes")
+    length = await read_varint(lambda: read_exactly(reader, 1, timeout=timeout))
+    if length is None:
+        return None
     if length > MAX_PACKET:
         raise Malformed(f"packet of {length} bytes is over the limit")
     body = await read_exactly(reader, length, timeout=timeout) if length else b""
@@ -183,27 +176,9 @@ async def read_packet(reader: asyncio.StreamReader,
 
 
 # --------------------------------------------------------------------- encoding
-def varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def packet(first: int, body: bytes = b"") -> bytes:
-    return bytes([first]) + varint(len(body)) + body
-
-
-def string(text: str) -> bytes:
-    raw = text.encode("utf-8", "surrogateescape")[:0xFFFF]
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def property_block(*items: bytes) -> bytes:
     body = b"".join(items)
-    return varint(len(body)) + body
+    return encode_varint(len(body)) + body
 
 
 def connack(version: int, code: int, assigned_id: str | None = None,

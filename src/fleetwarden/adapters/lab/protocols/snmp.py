@@ -1,12 +1,13 @@
 """An SNMP v1/v2c agent with a tiny read-only MIB: the system and interfaces groups.
 
 Discovery and scanners read sysDescr, sysObjectID and sysName here, and the device's MAC
-from ifPhysAddress. Requests are decoded by a small hand-written BER reader that walks
-the fixed SNMP message shape (so nesting never goes deeper than the varbind, five
-levels) and gives up at the first thing it does not like: a length past the datagram,
-a multi-byte tag, an indefinite or over-long (more than 4 octets) length, an integer
-wider than 5 octets, a non-minimal OID arc. Non-minimal definite lengths are accepted,
-because BER allows them and real clients (nmap's probes among them) send them.
+from ifPhysAddress. Requests are decoded with the shared BER reader (``wire.ber``),
+walking the fixed SNMP message shape (so nesting never goes deeper than the varbind,
+five levels) and giving up at the first thing it does not like: a length past the
+datagram, a multi-byte tag, an indefinite or over-long (more than 4 octets) length, an
+integer wider than 5 octets, a non-minimal OID arc, trailing bytes. Non-minimal
+definite lengths are accepted, because BER allows them and real clients (nmap's probes
+among them) send them.
 
 Must not: raise on any datagram, answer a community the device does not accept (real
 agents stay silent), change anything on a SetRequest, or send more than ~8 KiB.
@@ -20,23 +21,20 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from fleetwarden.adapters.lab.protocols.base import LabContext, wire
+from fleetwarden.adapters.wire import ber
+from fleetwarden.adapters.wire.ber import Oid
 from fleetwarden.domain.lab import LabDevice, LabService, Weakness
-
-Oid = tuple[int, ...]
 
 #: Largest request decoded; anything bigger is dropped unread.
 _MAX_REQUEST = 16384
 #: Largest reply sent (the runtime cuts datagrams at 8 KiB; a cut reply is garbage).
 _MAX_REPLY = 8000
 _MAX_REPETITIONS = 50
-_MAX_LENGTH_OCTETS = 4
 _MAX_INT_OCTETS = 5
-_MAX_OID_OCTETS = 128
-_MAX_ARC = 0xFFFFFFFF
 
 _V1, _V2C = 0, 1
 _GET, _GETNEXT, _RESPONSE, _SET, _GETBULK = 0xA0, 0xA1, 0xA2, 0xA3, 0xA5
-_INTEGER, _OCTETS, _NULL, _OID, _SEQUENCE, _TIMETICKS = 0x02, 0x04, 0x05, 0x06, 0x30, 0x43
+_TIMETICKS = 0x43
 _NO_SUCH_OBJECT, _NO_SUCH_INSTANCE, _END_OF_MIB_VIEW = 0x80, 0x81, 0x82
 _TOO_BIG, _NO_SUCH_NAME, _NO_CREATION, _NOT_WRITABLE = 1, 2, 11, 17
 
@@ -51,93 +49,7 @@ _ETHERNET_CSMACD = 6
 _DISPLAY_MAX = 255
 
 
-class _Malformed(Exception):
-    """Any decoding problem; the agent then drops the datagram, as real agents do."""
-
-
-# ------------------------------------------------------------------ BER decoding
-class _Reader:
-    """Reads consecutive TLVs from ``data[pos:end]``, never looking past ``end``."""
-
-    def __init__(self, data: bytes, pos: int, end: int) -> None:
-        self.data, self.pos, self.end = data, pos, end
-
-    def next(self) -> tuple[int, int, int]:
-        """(tag, value start, value end) of the next TLV."""
-        data, pos, end = self.data, self.pos, self.end
-        if end - pos < 2:
-            raise _Malformed("truncated header")
-        tag, first = data[pos], data[pos + 1]
-        if tag & 0x1F == 0x1F:
-            raise _Malformed("multi-byte tag")
-        pos += 2
-        if first < 0x80:
-            length = first
-        else:
-            count = first & 0x7F
-            if count == 0 or count > _MAX_LENGTH_OCTETS or count > end - pos:
-                raise _Malformed("indefinite, over-long or truncated length")
-            length = int.from_bytes(data[pos:pos + count], "big")
-            pos += count
-        if length > end - pos:
-            raise _Malformed("length beyond the datagram")
-        self.pos = pos + length
-        return tag, pos, pos + length
-
-    def expect(self, tag: int) -> _Reader:
-        """A reader over the value of the next TLV, which must carry ``tag``."""
-        got, start, stop = self.next()
-        if got != tag:
-            raise _Malformed(f"tag {got:#x}, expected {tag:#x}")
-        return _Reader(self.data, start, stop)
-
-    def integer(self) -> int:
-        inner = self.expect(_INTEGER)
-        raw = self.data[inner.pos:inner.end]
-        if not 1 <= len(raw) <= _MAX_INT_OCTETS:
-            raise _Malformed("integer width")
-        return int.from_bytes(raw, "big", signed=True)
-
-    def octets(self) -> bytes:
-        inner = self.expect(_OCTETS)
-        return self.data[inner.pos:inner.end]
-
-    def oid(self) -> Oid:
-        inner = self.expect(_OID)
-        return _decode_oid(self.data[inner.pos:inner.end])
-
-    def raw(self) -> bytes:
-        """The next TLV whole (a varbind value the agent only echoes)."""
-        start = self.pos
-        self.next()
-        return self.data[start:self.pos]
-
-    def finish(self) -> None:
-        if self.pos != self.end:
-            raise _Malformed("trailing bytes")
-
-
-def _decode_oid(raw: bytes) -> Oid:
-    if not 1 <= len(raw) <= _MAX_OID_OCTETS:
-        raise _Malformed("OID size")
-    arcs: list[int] = []
-    value, fresh = 0, True
-    for byte in raw:
-        if fresh and byte == 0x80:
-            raise _Malformed("non-minimal OID arc")
-        value = (value << 7) | (byte & 0x7F)
-        if value > _MAX_ARC:
-            raise _Malformed("OID arc too large")
-        fresh = not byte & 0x80
-        if fresh:
-            arcs.append(value)
-            value = 0
-    if not fresh:
-        raise _Malformed("unfinished OID arc")
-    top = min(arcs[0] // 40, 2)
-    return (top, arcs[0] - 40 * top, *arcs[1:])
-
-
+# ------------------------------------------------------------------ requests
 @dataclass(frozen=True, slots=True)
 class _Request:
     version: int
@@ -153,56 +65,33 @@ class _Request:
 
 
 def _parse(data: bytes) -> _Request:
+    """The request in ``data``; ``ber.Malformed`` for anything the agent does not serve."""
     if len(data) > _MAX_REQUEST:
-        raise _Malformed("oversized request")
-    outer = _Reader(data, 0, len(data))
-    message = outer.expect(_SEQUENCE)
+        raise ber.Malformed("oversized request")
+    outer = ber.Reader(data)
+    message = outer.inner(ber.SEQUENCE)
     outer.finish()
-    version, community = message.integer(), message.octets()
-    pdu, start, stop = message.next()
+    version = message.integer(_MAX_INT_OCTETS)
+    community = message.value(ber.OCTET_STRING)
+    pdu, value = message.next()
     message.finish()
     if version not in (_V1, _V2C) or pdu not in (_GET, _GETNEXT, _SET, _GETBULK):
-        raise _Malformed("unsupported version or PDU")
-    body = _Reader(data, start, stop)
-    request_id, second, third = body.integer(), body.integer(), body.integer()
-    varbinds = body.expect(_SEQUENCE)
+        raise ber.Malformed("unsupported version or PDU")
+    body = ber.Reader(value)
+    request_id = body.integer(_MAX_INT_OCTETS)
+    second, third = body.integer(_MAX_INT_OCTETS), body.integer(_MAX_INT_OCTETS)
+    varbinds = body.inner(ber.SEQUENCE)
     body.finish()
     bindings = []
-    while varbinds.pos < varbinds.end:
-        varbind = varbinds.expect(_SEQUENCE)
+    while not varbinds.done:
+        varbind = varbinds.inner(ber.SEQUENCE)
         bindings.append((varbind.oid(), varbind.raw()))
         varbind.finish()
     return _Request(version, community, pdu, request_id, second, third, tuple(bindings))
 
 
-# ------------------------------------------------------------------ BER encoding
-def _tlv(tag: int, value: bytes) -> bytes:
-    size = len(value)
-    if size < 0x80:
-        return bytes((tag, size)) + value
-    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes((tag, 0x80 | len(octets))) + octets + value
-
-
-def _integer(value: int, tag: int = _INTEGER) -> bytes:
-    width = (value + (value < 0)).bit_length() // 8 + 1
-    return _tlv(tag, value.to_bytes(width, "big", signed=True))
-
-
-def _oid(arcs: Oid) -> bytes:
-    out = bytearray()
-    for arc in (arcs[0] * 40 + arcs[1], *arcs[2:]):
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(_OID, bytes(out))
-
-
 def _binding(name: Oid, value: bytes) -> bytes:
-    return _tlv(_SEQUENCE, _oid(name) + value)
+    return ber.tlv(ber.SEQUENCE, ber.oid(name) + value)
 
 
 # ------------------------------------------------------------------ the MIB
@@ -212,7 +101,7 @@ def _text_oid(text: str) -> Oid:
         arcs = tuple(int(part) for part in text.strip().strip(".").split("."))
     except ValueError:
         arcs = ()
-    if len(arcs) < 2 or arcs[0] > 2 or any(not 0 <= a <= _MAX_ARC for a in arcs):
+    if len(arcs) < 2 or arcs[0] > 2 or any(not 0 <= a <= ber.MAX_ARC for a in arcs):
         return _text_oid(_DEFAULT_OBJECT_ID)
     return arcs
 
@@ -233,7 +122,7 @@ def _uptime(device: LabDevice, lab: LabContext) -> int:
 
 def _display(text: str) -> bytes:
     """Persona text as sent: raw bytes (invalid UTF-8 stays invalid), at most 255."""
-    return _tlv(_OCTETS, wire(text)[:_DISPLAY_MAX])
+    return ber.octet_string(wire(text)[:_DISPLAY_MAX])
 
 
 def _mib(device: LabDevice, lab: LabContext) -> dict[Oid, bytes]:
@@ -243,17 +132,17 @@ def _mib(device: LabDevice, lab: LabContext) -> dict[Oid, bytes]:
         f"{device.vendor} {device.model} {device.firmware_version}")
     return {
         _SYSTEM + (1, 0): _display(descr),
-        _SYSTEM + (2, 0): _oid(_text_oid(persona.get("snmp_sysobjectid", ""))),
-        _SYSTEM + (3, 0): _integer(_uptime(device, lab), _TIMETICKS),
+        _SYSTEM + (2, 0): ber.oid(_text_oid(persona.get("snmp_sysobjectid", ""))),
+        _SYSTEM + (3, 0): ber.integer(_uptime(device, lab), _TIMETICKS),
         _SYSTEM + (4, 0): _display(persona.get("snmp_contact", "")),
         _SYSTEM + (5, 0): _display(device.hostname),
         _SYSTEM + (6, 0): _display(device.site or ""),
-        _SYSTEM + (7, 0): _integer(_SYS_SERVICES),
-        _IF_NUMBER: _integer(1),
-        _IF_ENTRY + (1, 1): _integer(1),
+        _SYSTEM + (7, 0): ber.integer(_SYS_SERVICES),
+        _IF_NUMBER: ber.integer(1),
+        _IF_ENTRY + (1, 1): ber.integer(1),
         _IF_ENTRY + (2, 1): _display("eth0"),
-        _IF_ENTRY + (3, 1): _integer(_ETHERNET_CSMACD),
-        _IF_ENTRY + (6, 1): _tlv(_OCTETS, _mac_bytes(device.mac)),
+        _IF_ENTRY + (3, 1): ber.integer(_ETHERNET_CSMACD),
+        _IF_ENTRY + (6, 1): ber.octet_string(_mac_bytes(device.mac)),
     }
 
 
@@ -290,7 +179,7 @@ def _get(req: _Request, view: _View) -> list[bytes]:
         if value is None:
             if req.version == _V1:
                 raise _Fail(_NO_SUCH_NAME, index)
-            value = _tlv(view.missing(name), b"")
+            value = ber.tlv(view.missing(name), b"")
         out.append(_binding(name, value))
     return out
 
@@ -302,7 +191,7 @@ def _next_binding(req: _Request, view: _View, name: Oid, index: int) -> tuple[by
         return _binding(after, view.objects[after]), False
     if req.version == _V1:
         raise _Fail(_NO_SUCH_NAME, index)
-    return _binding(name, _tlv(_END_OF_MIB_VIEW, b"")), True
+    return _binding(name, ber.tlv(_END_OF_MIB_VIEW, b"")), True
 
 
 def _get_next(req: _Request, view: _View) -> list[bytes]:
@@ -345,10 +234,10 @@ def _set(req: _Request, view: _View) -> None:
 
 # ------------------------------------------------------------------ replies
 def _reply(req: _Request, bindings: list[bytes], status: int = 0, index: int = 0) -> bytes:
-    pdu = (_integer(req.request_id) + _integer(status) + _integer(index)
-           + _tlv(_SEQUENCE, b"".join(bindings)))
-    return _tlv(_SEQUENCE, _integer(req.version) + _tlv(_OCTETS, req.community)
-                + _tlv(_RESPONSE, pdu))
+    pdu = (ber.integer(req.request_id) + ber.integer(status) + ber.integer(index)
+           + ber.tlv(ber.SEQUENCE, b"".join(bindings)))
+    return ber.tlv(ber.SEQUENCE, ber.integer(req.version) + ber.octet_string(req.community)
+                + ber.tlv(_RESPONSE, pdu))
 
 
 def _echo(req: _Request) -> list[bytes]:
@@ -376,7 +265,7 @@ def answer_snmp(device: LabDevice, service: LabService, datagram: bytes, peer: t
     """The agent's reply to one datagram, or None when a real agent would stay silent."""
     try:
         req = _parse(datagram)
-    except _Malformed:
+    except ber.Malformed:
         return None
     if not _accepts(device, req.community) or (req.pdu == _GETBULK and req.version == _V1):
         return None
