@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run_all.py [--count N | --quick] [--db POSTGRES_URL]
                                       [--requests 200] [--lookups 1000] [--keep]
+                                      [--discovery | --discovery-only]
 
 SQLite always; PostgreSQL too when ``--db`` or FLEETWARDEN_BENCH_PG_URL names a server
 (a throw-away database is created on it and dropped afterwards), e.g.
@@ -13,11 +14,19 @@ One CSV (bench/gen_devices.py) is generated and imported into each backend with 
 real CLI; the query benchmark then runs on that same register. Prints a table per
 step and a summary; writes bench/out/{import,query}-<backend>.json and
 bench/out/summary.json.
+
+``--discovery`` (opt-in: it starts a device lab and runs nmap for minutes) then runs
+the discovery benchmarks one after the other, each as its own process: active scanning
+against the lab truth and nmap (1,000 devices; ``--quick``: 100), reading a capture
+(1 GB; ``--quick``: 64 MB) and reconciliation (100,000 devices / 10,000 hosts;
+``--quick``: 10,000 / 1,000). ``--discovery-only`` skips import and queries. Each
+writes its own bench/out/discover-*.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -76,6 +85,32 @@ def summary_rows(results: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return rows
 
 
+#: (script, options for the full run, options for --quick)
+DISCOVERY_BENCHES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("bench_discover_active.py", ("--count", "1000", "--sv-sample", "50", "--udp"),
+     ("--quick", "--udp")),
+    ("bench_discover_pcap.py", (), ("--size-mb", "64", "--count", "100")),
+    ("bench_discover_reconcile.py", (), ("--register", "10000", "--hosts", "1000")),
+)
+
+
+def run_discovery(quick: bool) -> list[tuple[str, str]]:
+    """Each discovery benchmark in its own process (their tables go to stdout)."""
+    rows: list[tuple[str, str]] = []
+    for script, full, short in DISCOVERY_BENCHES:
+        path = common.BENCH / script
+        if not path.exists():
+            rows.append((script, "not found, skipped"))
+            continue
+        options = short if quick else full
+        print(f"\n### {script} {' '.join(options)}", flush=True)
+        t0 = time.perf_counter()
+        code = subprocess.run([sys.executable, str(path), *options], check=False).returncode
+        verdict = "ok" if code == 0 else f"FAILED (exit {code})"
+        rows.append((script, f"{verdict} in {time.perf_counter() - t0:.0f} s"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").strip().splitlines()[0])
     ap.add_argument("--count", type=int, default=common.DEFAULT_COUNT)
@@ -86,7 +121,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--lookups", type=int, default=1000)
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--discovery", action="store_true",
+                    help="then the discovery benchmarks (device lab, nmap; several minutes)")
+    ap.add_argument("--discovery-only", action="store_true",
+                    help="only the discovery benchmarks")
     args = ap.parse_args(argv)
+    if args.discovery_only:
+        rows = run_discovery(args.quick)
+        common.table("discovery benchmarks", rows)
+        return 0 if all(v.startswith(("ok", "not found")) for _, v in rows) else 1
     count = common.QUICK_COUNT if args.quick else args.count
     pg_url = common.pg_url_from_env(args.db)
     backends: list[str | None] = [] if args.no_sqlite else [None]
@@ -106,6 +149,10 @@ def main(argv: list[str] | None = None) -> int:
     out = common.write_json("summary", {"machine": common.machine(), "devices": count,
                                         "csv": gen, "results": results})
     print(f"\nwrote {out}")
+    if args.discovery:
+        rows = run_discovery(args.quick)
+        common.table("discovery benchmarks", rows)
+        return 0 if all(v.startswith(("ok", "not found")) for _, v in rows) else 1
     return 0
 
 
