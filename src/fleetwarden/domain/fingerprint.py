@@ -325,11 +325,7 @@ def fingerprint(
     """
     aliases = vendor_aliases or {}
     facts = _facts(observations, mac_vendor)
-    plain: dict[str, list[Rule]] = {}
-    conditional: dict[str, list[Rule]] = {}
-    for rule in rules:
-        for name in rule.fields:
-            (conditional if rule.when else plain).setdefault(str(name), []).append(rule)
+    plain, conditional = _by_field(rules)
 
     evidence: set[Evidence] = set()
     for fact in facts:
@@ -349,6 +345,26 @@ def fingerprint(
             evidence.update(_apply(ready, fact, aliases))
 
     return _result(evidence, overrides or {})
+
+
+_RuleIndex = tuple[dict[str, list[Rule]], dict[str, list[Rule]]]
+_indexes: dict[int, tuple[Sequence[Rule], _RuleIndex]] = {}
+
+
+def _by_field(rules: Sequence[Rule]) -> _RuleIndex:
+    """Rules per field, plain and conditional; built once per catalogue, not per host."""
+    cached = _indexes.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    plain: dict[str, list[Rule]] = {}
+    conditional: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for name in rule.fields:
+            (conditional if rule.when else plain).setdefault(str(name), []).append(rule)
+    if len(_indexes) > 8:
+        _indexes.clear()
+    _indexes[id(rules)] = (rules, (plain, conditional))
+    return plain, conditional
 
 
 def with_overrides(fp: Fingerprint, overrides: Mapping[Attribute, str]) -> Fingerprint:
