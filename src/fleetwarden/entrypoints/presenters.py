@@ -59,12 +59,18 @@ def device_detail(d: Device, tenant: str) -> dict[str, Any]:
     }
 
 
+_FORMULA_STARTS = ("=", "+", "@", "\t", "\r")
+
+
 def csv_cell(value: Any) -> str:
+    """One CSV cell. Devices write some of this text, so control characters become ``?``
+    and a cell a spreadsheet would run as a formula gets a leading ``'``."""
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    return str(value)
+    text = ";".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if text.startswith(_FORMULA_STARTS):
+        text = "'" + text
+    return "".join(c if c.isprintable() or c == "\t" else "?" for c in text)
 
 
 def record_view(r: Record) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fleetwarden.domain.inventory import Alert, AlertKind
-from fleetwarden.domain.model import Tenant
+from fleetwarden.domain.model import Tenant, TenantSettings
 from fleetwarden.errors import FleetwardenError, InputError, NotFound
 from fleetwarden.services import accounts, audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
@@ -80,17 +81,34 @@ def alert_view(a: Alert) -> dict[str, Any]:
             "delivered_at": a.delivered_at.isoformat() if a.delivered_at else None}
 
 
+def shown_url(url: str | None) -> str | None:
+    """The URL without any user:password part (for output and the audit log)."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"***@{parts.hostname or ''}{port}"))
+
+
 def set_webhook(platform: Platform, principal: Principal, url: str | None,
-                secret: str | None) -> Tenant:
-    """Where alerts go (None: nowhere); the secret signs each body (HMAC-SHA256)."""
-    if url is not None and not url.startswith(("http://", "https://")):
-        raise InputError("webhook: an http:// or https:// URL")
-    if url is not None and len(url) > 2048:
-        raise InputError("webhook: at most 2048 characters")
+                secret: str | None = None, *, unsigned: bool = False) -> Tenant:
+    """Where alerts go (None: nowhere). ``secret`` signs each body (HMAC-SHA256); without
+    one the current secret is kept unless ``unsigned``."""
+    if url is not None:
+        if not url.startswith(("http://", "https://")) or not urlsplit(url).hostname:
+            raise InputError("webhook: an http:// or https:// URL with a host")
+        if len(url) > 2048:
+            raise InputError("webhook: at most 2048 characters")
+
+    def change(s: TenantSettings) -> TenantSettings:
+        kept = None if unsigned else (secret or s.alert_webhook_secret)
+        return replace(s, alert_webhook_url=url, alert_webhook_secret=kept if url else None)
+
     return accounts.update_settings(
-        platform, principal,
-        lambda s: replace(s, alert_webhook_url=url, alert_webhook_secret=secret if url else None),
-        lambda s: {"alert_webhook_url": s.alert_webhook_url,
+        platform, principal, change,
+        lambda s: {"alert_webhook_url": shown_url(s.alert_webhook_url),
                    "alert_webhook_signed": s.alert_webhook_secret is not None})
 
 

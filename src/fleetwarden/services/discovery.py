@@ -150,7 +150,7 @@ def discover(platform: Platform, principal: Principal, request: DiscoverRequest,
             with platform.uow(principal.tenant, True) as uow:
                 _finish(platform, principal, uow, scan.id, "done", summary)
                 uow.commit()
-    except Exception as exc:
+    except BaseException as exc:  # Ctrl-C too: a scan never stays "running"
         with platform.uow(principal.tenant, True) as uow:
             _finish(platform, principal, uow, scan.id, "failed", {},
                     error=str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__)

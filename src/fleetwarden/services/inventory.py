@@ -137,13 +137,16 @@ def _draft(uow: UnitOfWork, host: DiscoveredHost, fields: dict[str, Any]) -> dic
         if not sep or not vendor.strip() or not name.strip():
             raise InputError(f"model {str(model)[:64]!r}: write VENDOR/MODEL")
         fields["vendor"], fields["model"] = vendor.strip(), name.strip()
-    name = host.hostname or "-".join(
-        p for p in (host.vendor, host.model, host.ip or host.mac) if p) or f"host-{host.id}"
+    hostname = host.hostname if host.hostname and _valid_hostname(host.hostname) else None
+    # Device text is untrusted: a name is only made from parts that passed validation.
+    name = hostname or "-".join(
+        p for p in (host.vendor, host.model, host.ip or host.mac)
+        if p and p.isprintable()) or f"host-{host.id}"
     raw: dict[str, Any] = {
         "name": name[:256], "vendor": host.vendor, "model": host.model,
         "device_type": host.device_type, "serial": host.serial,
         "mac_addresses": [host.mac] if host.mac else [],
-        "ip_addresses": [host.ip] if host.ip else [], "hostname": host.hostname,
+        "ip_addresses": [host.ip] if host.ip else [], "hostname": hostname,
         "firmware_version": host.firmware_version,
         "lifecycle_state": LifecycleState.IN_SERVICE.value,
         "first_seen": host.first_seen.isoformat() if host.first_seen else None,
@@ -156,8 +159,6 @@ def _draft(uow: UnitOfWork, host: DiscoveredHost, fields: dict[str, Any]) -> dic
     if len(host.certificates) == 1 and len(
             uow.discovery.hosts_with_certificates(host.certificates)) == 1:
         raw["cert_sha256"] = host.certificates[0]
-    if host.hostname and not _valid_hostname(host.hostname):
-        raw["hostname"] = None
     raw.update(fields)
     return {k: v for k, v in raw.items() if v not in (None, "", [])}
 

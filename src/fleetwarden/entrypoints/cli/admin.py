@@ -6,17 +6,19 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import current_revision, head_revision, upgrade
+from fleetwarden.domain.durations import describe, parse_duration
 from fleetwarden.entrypoints.cli.render import OutputFormat, console, ok, rows
 from fleetwarden.entrypoints.cli.state import _os_user, state
 from fleetwarden.entrypoints.presenters import change_view, event_view, user_view
 from fleetwarden.errors import AuditChainError, InputError
-from fleetwarden.services import accounts, audit, changes
+from fleetwarden.services import accounts, alerts, audit, changes
 from fleetwarden.settings import load_settings
 
 
@@ -183,6 +185,82 @@ def change_control(ctx: typer.Context,
     st = state(ctx)
     accounts.set_change_approval(st.app().platform, st.principal(), mode == "on")
     ok(f"change control {mode}")
+
+
+MAX_SECRET = 4096
+
+
+def _read_secret(file: Path) -> str:
+    """The webhook secret, from a file so it never sits in shell history or ``ps``."""
+    try:
+        with file.open("rb") as fh:
+            raw = fh.read(MAX_SECRET + 1)
+    except OSError as exc:
+        raise InputError(f"--webhook-secret-file {file}: cannot read it "
+                         f"({exc.strerror or type(exc).__name__})") from None
+    try:
+        secret = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise InputError(f"--webhook-secret-file {file}: not UTF-8 text") from None
+    if len(raw) > MAX_SECRET or not secret or not secret.isprintable():
+        raise InputError(f"--webhook-secret-file {file}: one line of 1 to {MAX_SECRET} "
+                         "printable characters")
+    return secret
+
+
+@settings_app.command("discovery")
+def discovery_settings(
+    ctx: typer.Context,
+    missing_after: Annotated[str | None, typer.Option(
+        "--missing-after", help="A registered device unseen this long is missing (36h, "
+                                "7d).")] = None,
+    webhook: Annotated[str | None, typer.Option(
+        "--webhook", metavar="URL", help="POST each alert here (http:// or https://).")]
+    = None,
+    no_webhook: Annotated[bool, typer.Option("--no-webhook", help="Stop sending alerts.")]
+    = False,
+    secret_file: Annotated[Path | None, typer.Option(
+        "--webhook-secret-file", metavar="FILE",
+        help="Sign each alert (HMAC-SHA256) with the secret in this file.")] = None,
+) -> None:
+    """Discovery settings: when a device counts as missing, where alerts are sent.
+
+    With no option, shows them (never the secret). Example:
+    fleetwarden settings discovery --missing-after 7d --webhook https://soc.example/hook
+    --webhook-secret-file /etc/fleetwarden/hook.key
+    """
+    if no_webhook and (webhook is not None or secret_file is not None):
+        raise InputError("--no-webhook: not with --webhook or --webhook-secret-file")
+    hours = None
+    if missing_after is not None:
+        seconds = parse_duration(missing_after, option="--missing-after", minimum=3600,
+                                 maximum=366 * 86400)
+        if seconds % 3600:
+            raise InputError(f"--missing-after {missing_after[:32]!r}: whole hours (36h, 7d)")
+        hours = seconds // 3600
+    secret = _read_secret(secret_file) if secret_file is not None else None
+    st = state(ctx)
+    platform, principal = st.app().platform, st.principal()
+    settings = principal.tenant.settings
+    if secret is not None and webhook is None:
+        webhook = settings.alert_webhook_url
+        if webhook is None:
+            raise InputError("--webhook-secret-file: give --webhook URL too (no webhook is set)")
+    if hours is not None:
+        settings = alerts.set_missing_after(platform, principal, hours).settings
+        ok(f"a device unseen for {describe(hours * 3600)} is reported missing")
+    if webhook is not None or no_webhook:
+        settings = alerts.set_webhook(platform, principal, webhook, secret).settings
+        signed = "signed" if settings.alert_webhook_secret else "unsigned"
+        ok(f"alerts are sent to {alerts.shown_url(webhook)} ({signed})"
+           if webhook else "alerts are no longer sent to a webhook")
+    if hours is None and webhook is None and not no_webhook:
+        console.print(f"missing after: {describe(settings.missing_after_hours * 3600)}",
+                      markup=False)
+        url = settings.alert_webhook_url
+        console.print(f"webhook: {alerts.shown_url(url) if url else 'none'}"
+                      + (f" ({'signed' if settings.alert_webhook_secret else 'unsigned'})"
+                         if url else ""), markup=False)
 
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)

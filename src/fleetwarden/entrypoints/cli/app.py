@@ -14,7 +14,16 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from fleetwarden import __version__
-from fleetwarden.entrypoints.cli import admin, devices, lab, records, serve
+from fleetwarden.entrypoints.cli import (
+    admin,
+    alerts,
+    devices,
+    discover,
+    lab,
+    records,
+    serve,
+    unregistered,
+)
 from fleetwarden.entrypoints.cli.state import CliState
 from fleetwarden.errors import FleetwardenError
 
@@ -63,6 +72,9 @@ app.add_typer(admin.changes_app, name="changes")
 app.add_typer(admin.settings_app, name="settings")
 app.add_typer(admin.audit_app, name="audit")
 app.add_typer(lab.app, name="lab")
+app.add_typer(discover.app, name="discover")
+app.add_typer(unregistered.app, name="unregistered")
+app.add_typer(alerts.app, name="alerts")
 
 
 

@@ -28,10 +28,8 @@ class OutputFormat(StrEnum):
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
     # Device-supplied text is untrusted: never let it inject Rich markup or controls.
-    text = str(value)
+    text = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
     return escape("".join(c if c.isprintable() else "?" for c in text))
 
 
