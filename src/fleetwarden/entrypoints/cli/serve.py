@@ -162,7 +162,7 @@ def _watch_lab_segments(platform: Platform, principal: Principal, plan: LabPlan)
     names = sorted({d.segment for d in plan.devices if d.segment})
     for name in names:
         schedules.add_schedule(platform, principal, name, 3600,
-                               ScanOptions(udp=True, profile="normal"))
+                               ScanOptions(udp=True, profile="fast"))
     return len(names)
 
 
