@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -122,11 +123,23 @@ def test_sboms_and_pcap_describe_the_planned_estate(sqlite_url: str, tmp_path: P
     assert code == 2 and "directory" in err
 
 
-def test_demo_registers_the_lab_and_runs_it(sqlite_url: str):
-    done = run_cli("demo", "--no-serve", "--devices", "40", db=sqlite_url)
-    assert done.returncode == 0, done.stderr
-    assert "device lab:" in done.stdout
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_demo_registers_the_lab_watches_it_and_stops_it_on_sigterm(sqlite_url: str):
+    port = _free_port()
+    env = {**os.environ, "FLEETWARDEN_DB": sqlite_url, "COLUMNS": "200"}
+    demo = subprocess.Popen(  # the demo as `make run` starts it, serving
+        [sys.executable, "-m", "fleetwarden", "demo", "--devices", "40", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        deadline = time.monotonic() + 90
+        while not _connects("127.0.0.1", port):
+            assert demo.poll() is None and time.monotonic() < deadline, "demo did not serve"
+            time.sleep(0.3)
         code, out, _ = _lab("truth", "--format", "json", db=sqlite_url)
         truth = json.loads(out)
         listed = run_cli("devices", "list", "--format", "json", "--limit", "1000",
@@ -139,7 +152,19 @@ def test_demo_registers_the_lab_and_runs_it(sqlite_url: str):
         assert not shadow & serials
         first = next(d for d in truth if d["services"][0]["transport"] == "tcp")
         assert _connects(first["ip"], first["services"][0]["port"])
+        watched = run_cli("discover", "schedule", "list", "--format", "json", db=sqlite_url)
+        segments = {d["segment"] for d in truth if d["segment"]}
+        assert {s["segment"] for s in json.loads(watched.stdout)} == segments
+        demo.send_signal(signal.SIGTERM)
+        output, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 128 + signal.SIGTERM, output
+        assert "lab stopped" in output
+        code, out, _ = _lab("status", db=sqlite_url)
+        assert "no lab is running" in out
     finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
         _lab("down", db=sqlite_url)
 
 

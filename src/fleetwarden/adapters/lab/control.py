@@ -26,17 +26,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleetwarden.adapters.lab.certs import LabCertificates
 from fleetwarden.adapters.lab.netns import LabNamespaces, process_tag
 from fleetwarden.adapters.lab.plan import LabPlan, plan_lab
-from fleetwarden.adapters.lab.protocols.base import LabContext
-from fleetwarden.adapters.lab.runtime import LabRuntime, summary
-from fleetwarden.adapters.lab.shards import ShardProcesses, capacity, split
 from fleetwarden.domain import durations
 from fleetwarden.domain.lab import DEFAULT_BIND, DEFAULT_TTL_SECONDS, truth_record
 from fleetwarden.errors import InputError, LabError
+
+if TYPE_CHECKING:  # the runtime (protocols, asyncssh) loads only where a lab runs
+    from fleetwarden.adapters.lab.shards import ShardProcesses
 
 log = logging.getLogger("fleetwarden.lab")
 
@@ -185,6 +184,9 @@ def _serve_sliced(directory: Path, options: LabOptions, plan: LabPlan,
                   on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
                   namespaces: LabNamespaces | None) -> None:
     """This process serves the first slice; forked children serve the rest, if any."""
+    from fleetwarden.adapters.lab.certs import LabCertificates
+    from fleetwarden.adapters.lab.shards import ShardProcesses, capacity, split
+
     LabCertificates(directory, fresh=True)  # no certificate of an earlier run survives
     slices = split(plan, capacity())
     children = None
@@ -202,6 +204,10 @@ def _serve_sliced(directory: Path, options: LabOptions, plan: LabPlan,
 async def _serve(directory: Path, options: LabOptions, plan: LabPlan, own: LabPlan,
                  on_ready: Callable[[LabPlan, dict[str, Any]], None] | None,
                  namespaces: LabNamespaces | None, children: ShardProcesses | None) -> None:
+    from fleetwarden.adapters.lab.certs import LabCertificates
+    from fleetwarden.adapters.lab.protocols.base import LabContext
+    from fleetwarden.adapters.lab.runtime import LabRuntime, summary
+
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

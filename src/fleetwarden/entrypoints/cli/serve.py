@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import logging.handlers
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -62,13 +63,22 @@ def _serve(ctx: typer.Context, host: str, port: int, log_level: str,
         background.start()
         console.print("background worker: discovery schedules and alert webhooks",
                       markup=False)
+    # uvicorn re-raises the SIGTERM it caught once it has shut down; as SystemExit it
+    # unwinds through the ``finally`` blocks (the worker here, the demo's lab) instead
+    # of killing the process on the spot.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         uvicorn.run(create_app(app), host=host, port=port, log_level=log_level.lower(),
                     access_log=False)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if background is not None:
             background.stop()
     logging.getLogger("fleetwarden").info("API stopped")
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 HostOpt = Annotated[str, typer.Option(help="Address to listen on.")]
