@@ -19,6 +19,15 @@ from fleetwarden.domain.inventory import Alert, DiscoveredHost, ScanRecord, Sche
 from fleetwarden.domain.model import ChangeRequest, Device, Tenant, TenantSettings, User
 from fleetwarden.domain.reconcile import HostStatus
 from fleetwarden.domain.records import Record, RecordKind
+from fleetwarden.domain.vulns import (
+    EpssScore,
+    FeedSource,
+    KevEntry,
+    Sbom,
+    SbomComponent,
+    VexStatement,
+    Vulnerability,
+)
 
 
 class Clock(Protocol):
@@ -274,6 +283,74 @@ class DiscoveryTools(Protocol):
                     overrides: Mapping[str, str] | None = None) -> Fingerprint: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FeedData:
+    """Everything one feed file held, fully read and validated (nothing applied yet)."""
+
+    source: FeedSource
+    vulnerabilities: tuple[Vulnerability, ...] = ()
+    kev: tuple[KevEntry, ...] = ()
+    epss: tuple[EpssScore, ...] = ()
+    vex: tuple[VexStatement, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """One line per skipped record (only with ``skip_bad_records``)."""
+    skipped: int = 0
+    data_date: datetime | None = None
+    """The newest date the data carries (last modified record, catalogue or score date)."""
+
+
+class DataReaders(Protocol):
+    """SBOM and feed files (offline), read into domain values or refused in one line."""
+
+    def read_sbom(self, path: str) -> Sbom: ...
+
+    def read_feed(self, path: str, *, skip_bad_records: bool,
+                  progress: ReadProgress | None) -> FeedData: ...
+
+
+class FeedStore(Protocol):
+    """Public feed data shared by all tenants (vulnerabilities, KEV, EPSS)."""
+
+    def upsert_vulnerabilities(self, batch: Sequence[Vulnerability], now: datetime) -> int: ...
+
+    def vulnerability(self, vuln_id: str) -> Vulnerability | None: ...
+
+    def upsert_kev(self, entries: Sequence[KevEntry], now: datetime) -> None: ...
+
+    def upsert_epss(self, scores: Sequence[EpssScore], now: datetime) -> None: ...
+
+    def kev(self, cve_id: str) -> KevEntry | None: ...
+
+    def epss(self, cve_id: str) -> EpssScore | None: ...
+
+    def record_import(self, *, source: FeedSource, file_name: str, sha256: str, records: int,
+                      skipped: int, data_date: datetime | None, now: datetime,
+                      tenant_id: int | None, actor: str) -> int: ...
+
+    def status(self, tenant_id: int | None) -> list[dict[str, Any]]: ...
+
+
+class SoftwareRepository(Protocol):
+    def firmware(self, model_id: int, version: str, now: datetime) -> int: ...
+
+    def add_sbom(self, *, device_id: int | None, firmware_id: int | None, fmt: str,
+                 name: str | None, version: str | None, serial: str | None, file_name: str,
+                 sha256: str, components: int, now: datetime, actor: str) -> int: ...
+
+    def components_of(self, *, device_id: int | None = None, firmware_id: int | None = None,
+                      source: str | None = None) -> list[SbomComponent]: ...
+
+    def replace_components(self, components: Iterable[SbomComponent], *, source: str,
+                           sbom_id: int | None, device_id: int | None = None,
+                           firmware_id: int | None = None) -> None: ...
+
+    def add_vex(self, statements: Sequence[VexStatement], now: datetime) -> None: ...
+
+    def count_vex(self) -> int: ...
+
+    def firmware_id(self, model_id: int, version: str) -> int | None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
 
@@ -285,6 +362,8 @@ class UnitOfWork(Protocol):
     changes: ChangeRequestRepository
     users: UserRepository
     discovery: DiscoveryRepository
+    feeds: FeedStore
+    software: SoftwareRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -10,7 +10,7 @@ from fleetwarden.domain.lifecycle import GuardRegistry
 from fleetwarden.domain.model import Tenant
 from fleetwarden.domain.vocab import Role
 from fleetwarden.errors import ConfigurationError, PermissionDenied
-from fleetwarden.ports import Clock, DiscoveryTools, Signer, UnitOfWork
+from fleetwarden.ports import Clock, DataReaders, DiscoveryTools, Signer, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,8 @@ class Platform:
     guards: GuardRegistry
     discovery: DiscoveryTools | None = None
     """Scanner, file readers and fingerprint catalogue (None where nothing discovers)."""
+    readers: DataReaders | None = None
+    """SBOM and vulnerability-feed readers."""
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -84,3 +86,8 @@ class Platform:
         if self.discovery is None:
             raise ConfigurationError("discovery is not configured in this process")
         return self.discovery
+
+    def data_readers(self) -> DataReaders:
+        if self.readers is None:
+            raise ConfigurationError("SBOM and feed readers are not configured in this process")
+        return self.readers

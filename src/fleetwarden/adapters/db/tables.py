@@ -217,8 +217,14 @@ software_components = Table(
         ForeignKey("devices.id", ondelete="CASCADE"),
     ),
     Column("model_id", Integer, ForeignKey("device_models.id", ondelete="CASCADE")),
+    Column("firmware_id", Integer, ForeignKey("firmware_images.id", ondelete="CASCADE")),
+    Column("sbom_id", Integer, ForeignKey("sboms.id", ondelete="SET NULL")),
+    Column("supplier", String(256)),
+    # manual (records CLI/API), sbom, or discovery (a banner named it)
+    Column("source", String(16), nullable=False, default="manual", server_default="manual"),
     Index(None, "tenant_id", "device_id"),
     Index(None, "tenant_id", "model_id"),
+    Index(None, "tenant_id", "firmware_id"),
 )
 
 iot_systems = Table(
@@ -419,4 +425,136 @@ discovery_schedules = Table(
     Column("created_by", String(256), nullable=False),
     Column("created_at", TS, nullable=False),
     UniqueConstraint("tenant_id", "segment_id"),
+)
+
+
+# ------------------------------------------------------- vulnerability management (R5)
+# A model's firmware release: a model+firmware SBOM describes every device running it.
+firmware_images = Table(
+    "firmware_images",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("model_id", Integer, ForeignKey("device_models.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("version", String(256), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("tenant_id", "model_id", "version"),
+)
+
+sboms = Table(
+    "sboms",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+    ),
+    Column("firmware_id", Integer, ForeignKey("firmware_images.id", ondelete="CASCADE")),
+    Column("format", String(32), nullable=False),
+    Column("name", String(256)),
+    Column("version", String(256)),
+    Column("serial", String(512)),
+    Column("file_name", String(256), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("components", Integer, nullable=False),
+    Column("imported_at", TS, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Index(None, "tenant_id", "device_id"),
+    Index(None, "tenant_id", "firmware_id"),
+)
+
+# Feeds are public reference data shared by every tenant (a CVE is the same CVE for all):
+# no tenant_id. Who imported what is in feed_imports and the importer's audit chain.
+vulnerabilities = Table(
+    "vulnerabilities",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("source", String(8), nullable=False),
+    Column("aliases", Text, nullable=False, default=""),
+    Column("summary", Text),
+    Column("published", TS),
+    Column("modified", TS),
+    Column("withdrawn", TS),
+    Column("cvss_version", String(8)),
+    Column("cvss_score", Float),
+    Column("cvss_vector", String(256)),
+    # the matching data (configurations or affected packages, every CVSS) as JSON
+    Column("data", Text, nullable=False),
+    Column("imported_at", TS, nullable=False),
+)
+
+# What a vulnerability can match: cpe "vendor:product" or pkg "ecosystem:name" keys, so
+# a new or changed component is matched only against its candidates.
+vulnerability_keys = Table(
+    "vulnerability_keys",
+    metadata,
+    Column("kind", String(8), nullable=False),
+    Column("key", String(256), nullable=False),
+    Column("vulnerability_id", String(64),
+           ForeignKey("vulnerabilities.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("kind", "key", "vulnerability_id"),
+    Index(None, "vulnerability_id"),
+    sqlite_with_rowid=False,
+)
+
+kev_entries = Table(
+    "kev_entries",
+    metadata,
+    Column("cve_id", String(32), primary_key=True),
+    Column("vendor", String(256)),
+    Column("product", String(256)),
+    Column("date_added", Date),
+    Column("due_date", Date),
+    Column("known_ransomware", Boolean, nullable=False, default=False),
+    Column("required_action", Text),
+    Column("imported_at", TS, nullable=False),
+)
+
+epss_scores = Table(
+    "epss_scores",
+    metadata,
+    Column("cve_id", String(32), primary_key=True),
+    Column("epss", Float, nullable=False),
+    Column("percentile", Float, nullable=False),
+    Column("scored_on", Date),
+    Column("imported_at", TS, nullable=False),
+)
+
+feed_imports = Table(
+    "feed_imports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source", String(8), nullable=False),
+    Column("file_name", String(256), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("skipped", Integer, nullable=False, default=0),
+    # the newest date the data itself carries (last modified record, catalogue date)
+    Column("data_date", TS),
+    Column("imported_at", TS, nullable=False),
+    Column("tenant_id", Integer, ForeignKey("tenants.id")),
+    Column("actor", String(256), nullable=False),
+    Index(None, "source", "imported_at"),
+)
+
+# VEX statements are a supplier's or the tenant's own word about their products: tenant data.
+vex_statements = Table(
+    "vex_statements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("vulnerability_id", String(64), nullable=False),
+    Column("product", String(512), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("justification", String(64)),
+    Column("impact_statement", Text),
+    Column("action_statement", Text),
+    Column("statement_time", TS),
+    Column("author", String(256)),
+    Column("document", String(512)),
+    Column("imported_at", TS, nullable=False),
+    Index(None, "tenant_id", "vulnerability_id"),
 )

@@ -19,6 +19,7 @@ from fleetwarden.adapters.db.devices import SqlDeviceRepository
 from fleetwarden.adapters.db.discovery import SqlDiscoveryRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
 from fleetwarden.adapters.db.records import SqlRecordRepository
+from fleetwarden.adapters.db.vulns import SqlFeedStore, SqlSoftwareRepository
 from fleetwarden.domain.model import Tenant
 from fleetwarden.errors import NotFound, StorageError
 
@@ -71,6 +72,8 @@ class SqlUnitOfWork:
         self.changes = SqlChangeRequestRepository(conn, tid, self._now)
         self.users = SqlUserRepository(conn, tid, self._now)
         self.discovery = SqlDiscoveryRepository(conn, tid)
+        self.feeds = SqlFeedStore(conn)
+        self.software = SqlSoftwareRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()
