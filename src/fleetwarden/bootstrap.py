@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from fleetwarden.adapters.crypto.signing import load_or_create_signer
+from fleetwarden.adapters.data_readers import FileDataReaders
 from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import ensure_current
 from fleetwarden.adapters.db.uow import SqlUnitOfWork
@@ -47,7 +48,7 @@ def build(settings: Settings | None = None, *, check_schema: bool = True) -> App
         return SqlUnitOfWork(engine, tenant, clock.now, write=write)
 
     platform = Platform(uow=open_uow, clock=clock, signer=signer, guards=default_guards(),
-                        discovery=NetworkDiscoveryTools())
+                        discovery=NetworkDiscoveryTools(), readers=FileDataReaders())
     return App(settings, engine, platform)
 
 

@@ -109,3 +109,19 @@ class ScanError(FleetwardenError):
     exit_code = 1
     http_status = 500
     code = "scan"
+
+
+class SbomError(FleetwardenError):
+    """An SBOM file was refused: unknown or unsupported format, malformed, or hostile."""
+
+    exit_code = 2
+    http_status = 422
+    code = "sbom"
+
+
+class FeedError(FleetwardenError):
+    """A vulnerability feed file is unreadable, malformed, hostile or holds a bad record."""
+
+    exit_code = 2
+    http_status = 422
+    code = "feed"

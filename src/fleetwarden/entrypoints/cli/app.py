@@ -22,6 +22,7 @@ from fleetwarden.entrypoints.cli import (
     lab,
     records,
     serve,
+    software,
     unregistered,
 )
 from fleetwarden.entrypoints.cli.state import CliState
@@ -75,6 +76,8 @@ app.add_typer(lab.app, name="lab")
 app.add_typer(discover.app, name="discover")
 app.add_typer(unregistered.app, name="unregistered")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(software.sbom_app, name="sbom")
+app.add_typer(software.feeds_app, name="feeds")
 
 
 
