@@ -13,7 +13,6 @@ Must not: reach the network. Everything comes from files the user brought in.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +23,7 @@ from fleetwarden.errors import InputError
 from fleetwarden.ports import FeedData, ReadProgress
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
+from fleetwarden.services.digests import file_sha256
 
 BATCH = 5000
 
@@ -45,13 +45,6 @@ class FeedImport:
     totals: dict[str, int] = field(default_factory=dict)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def _records(data: FeedData) -> int:
     return len(data.vulnerabilities) + len(data.kev) + len(data.epss) + len(data.vex)
@@ -71,7 +64,7 @@ def import_feeds(platform: Platform, principal: Principal, paths: Sequence[str],
         if not file.is_file():
             raise InputError(f"{path}: no such file")
         data = readers.read_feed(path, skip_bad_records=skip_bad_records, progress=progress)
-        read.append((file, _sha256(file), data))
+        read.append((file, file_sha256(file), data))
     now = platform.now()
     results = []
     with platform.uow(principal.tenant, True) as uow:

@@ -10,7 +10,6 @@ Must not: read files itself (``DataReaders`` does) or keep components of a bad f
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from fleetwarden.errors import InputError, NotFound
 from fleetwarden.ports import UnitOfWork
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
+from fleetwarden.services.digests import file_sha256
 
 #: Names listed in one audit event per kind of change (the counts are always exact).
 MAX_LISTED = 200
@@ -40,13 +40,6 @@ class SbomImport:
     changed: tuple[str, ...]
     """``name old -> new`` for components whose version changed."""
 
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _model(uow: UnitOfWork, ref: str) -> DeviceModel:
@@ -97,7 +90,7 @@ def import_sbom(platform: Platform, principal: Principal, path: str, *,
     if not file.is_file():
         raise InputError(f"{path}: no such file")
     sbom = platform.data_readers().read_sbom(path)
-    sha = _sha256(file)
+    sha = file_sha256(file)
     now = platform.now()
     with platform.uow(principal.tenant, True) as uow:
         firmware_id = None

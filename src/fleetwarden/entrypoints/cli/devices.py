@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -20,6 +19,7 @@ from fleetwarden.entrypoints.presenters import device_detail, device_row, event_
 from fleetwarden.errors import InputError
 from fleetwarden.ports import DeviceQuery
 from fleetwarden.services import audit, devices, importing
+from fleetwarden.services.digests import file_sha256
 
 app = typer.Typer(help="The device register: import, list, inspect and move devices.",
                   no_args_is_help=True)
@@ -28,13 +28,6 @@ TABLE_COLUMNS = ("id", "name", "device_type", "vendor", "model", "serial", "site
                  "lifecycle_state", "firmware_version", "last_seen")
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @app.command("import")
@@ -52,7 +45,7 @@ def import_(
     kind = detect_format(file, fmt)
     principal = st.principal()
     total = max(count_lines(file) - (1 if kind == "csv" else 0), 1)
-    source = {"file": file.name, "format": kind, "sha256": _file_sha256(file)}
+    source = {"file": file.name, "format": kind, "sha256": file_sha256(file)}
     with Progress(
         TextColumn("[bold]importing[/bold]"), BarColumn(), MofNCompleteColumn(),
         TextColumn("rows"), TimeRemainingColumn(), console=err_console,
