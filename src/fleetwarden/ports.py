@@ -307,6 +307,16 @@ class DataReaders(Protocol):
     def read_feed(self, path: str, *, skip_bad_records: bool,
                   progress: ReadProgress | None) -> FeedData: ...
 
+    def feed_source(self, path: str) -> FeedSource:
+        """What ``path`` holds, by content (FeedError when it is no feed we read)."""
+        ...
+
+    def stream_vulnerabilities(self, path: str, *, skip_bad_records: bool,
+                               warn: Callable[[str], None],
+                               progress: ReadProgress | None) -> Iterator[Vulnerability]:
+        """An NVD file's records in file order, in flat memory; raises at a bad record."""
+        ...
+
 
 class FeedStore(Protocol):
     """Public feed data shared by all tenants (vulnerabilities, KEV, EPSS)."""

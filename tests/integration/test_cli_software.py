@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.feeds.helpers import cve, feed, gz
 from tests.integration.feeds.helpers import data as feed_file
 from tests.integration.helpers import run_cli
 
@@ -117,3 +118,24 @@ def test_feeds_import_all_or_nothing_and_status(db: str, tmp_path: Path) -> None
     assert again.returncode == 0 and "1 replaced" in again.stdout
     table = _cli(db, "feeds", "status")
     assert table.returncode == 0 and "nvd" in table.stdout
+
+
+def test_a_bad_record_deep_in_a_streamed_nvd_file_rolls_back_every_file(
+        db: str, tmp_path: Path) -> None:
+    items = [cve(i) for i in range(12_000)]  # more than two streaming batches
+    items[11_000]["cve"]["metrics"]["cvssMetricV31"][0]["cvssData"]["vectorString"] = \
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:Z"
+    items.append(cve(7))  # the same id again later in the file: the later record wins
+    nvd = gz(feed(tmp_path / "f.json", items), tmp_path / "nvdcve-2.0-2024.json.gz")
+    refused = _cli(db, "feeds", "import", str(feed_file("kev.json")), str(nvd))
+    assert refused.returncode == 2, refused.stderr
+    assert "vulnerabilities[11000]" in refused.stderr and refused.stderr.count("\n") == 1
+    status = {s["source"]: s["stored"] for s in
+              json.loads(_cli(db, "feeds", "status", "--format", "json").stdout)}
+    assert status["nvd"] == 0 and status["kev"] == 0
+    done = _cli(db, "feeds", "import", "--skip-bad-records", str(nvd))
+    assert done.returncode == 0, done.stderr
+    assert "12000 nvd records" in done.stdout and "1 bad records skipped" in done.stdout
+    status = {s["source"]: s["stored"] for s in
+              json.loads(_cli(db, "feeds", "status", "--format", "json").stdout)}
+    assert status["nvd"] == 11_999

@@ -4,9 +4,10 @@ never read either."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from fleetwarden.domain.vulns import Sbom
+from fleetwarden.domain.vulns import FeedSource, Sbom, Vulnerability
 from fleetwarden.ports import FeedData, ReadProgress
 
 
@@ -22,3 +23,16 @@ class FileDataReaders:
 
         return read_feed(path, skip_bad_records=skip_bad_records,
                          progress=progress).as_feed_data()
+
+    def feed_source(self, path: str) -> FeedSource:
+        from fleetwarden.adapters.feeds import detect
+
+        return detect(path).source
+
+    def stream_vulnerabilities(self, path: str, *, skip_bad_records: bool,
+                               warn: Callable[[str], None],
+                               progress: ReadProgress | None) -> Iterator[Vulnerability]:
+        from fleetwarden.adapters.feeds import iter_nvd
+
+        return iter_nvd(path, skip_bad_records=skip_bad_records, warn=warn,
+                        progress=progress)

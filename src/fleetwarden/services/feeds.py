@@ -1,9 +1,11 @@
 """Offline vulnerability feeds: import NVD, OSV, KEV, EPSS and VEX files; show their age.
 
-``import_feeds`` reads every file completely before it writes anything, then applies all
-of them in one transaction: one bad file (or, without ``skip_bad_records``, one bad
-record) and nothing changes. Re-importing newer data replaces records in place. Each file
-is one audit event in the importing tenant's chain, with its SHA-256 and counts.
+``import_feeds`` applies every file in one transaction: one bad file (or, without
+``skip_bad_records``, one bad record) and nothing changes. Small feeds (KEV, EPSS, OSV,
+VEX) are read completely before the transaction starts; NVD files, which can hold the
+whole NVD (300,000 records), are streamed into it in batches in flat memory, and a bad
+record met half way rolls everything back. Re-importing newer data replaces records in
+place. Each file is one audit event in the importing tenant's chain, with its SHA-256 and counts.
 
 Feed data is public and shared by all tenants (ADR 0008); VEX statements are the
 importing tenant's own.
@@ -19,8 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fleetwarden.domain.vulns import FeedSource, Vulnerability
 from fleetwarden.errors import InputError
-from fleetwarden.ports import FeedData, ReadProgress
+from fleetwarden.ports import DataReaders, FeedData, ReadProgress, UnitOfWork
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
 from fleetwarden.services.digests import file_sha256
@@ -58,28 +61,25 @@ def import_feeds(platform: Platform, principal: Principal, paths: Sequence[str],
     if not paths:
         raise InputError("give at least one feed file")
     readers = platform.data_readers()
-    read: list[tuple[Path, str, FeedData]] = []
+    files: list[tuple[Path, str, FeedSource]] = []
     for path in paths:
         file = Path(path)
         if not file.is_file():
             raise InputError(f"{path}: no such file")
-        data = readers.read_feed(path, skip_bad_records=skip_bad_records, progress=progress)
-        read.append((file, file_sha256(file), data))
+        files.append((file, file_sha256(file), readers.feed_source(path)))
+    read = {str(file): readers.read_feed(str(file), skip_bad_records=skip_bad_records,
+                                         progress=progress)
+            for file, _, source in files if source is not FeedSource.NVD}
     now = platform.now()
     results = []
     with platform.uow(principal.tenant, True) as uow:
-        for file, sha, data in read:
-            updated = 0
-            for i in range(0, len(data.vulnerabilities), BATCH):
-                updated += uow.feeds.upsert_vulnerabilities(
-                    data.vulnerabilities[i:i + BATCH], now)
-            if data.kev:
-                uow.feeds.upsert_kev(data.kev, now)
-            if data.epss:
-                uow.feeds.upsert_epss(data.epss, now)
-            if data.vex:
-                uow.software.add_vex(data.vex, now)
-            records = _records(data)
+        for file, sha, _ in files:
+            data = read.get(str(file))
+            if data is None:
+                data, records, updated = _stream_nvd(readers, uow, file, now,
+                                                     skip_bad_records, progress)
+            else:
+                records, updated = _records(data), _apply(uow, data, now)
             import_id = uow.feeds.record_import(
                 source=data.source, file_name=file.name, sha256=sha, records=records,
                 skipped=data.skipped, data_date=data.data_date, now=now,
@@ -98,6 +98,48 @@ def import_feeds(platform: Platform, principal: Principal, paths: Sequence[str],
     for r in results:
         totals[r.source] = totals.get(r.source, 0) + r.records
     return FeedImport(tuple(results), totals)
+
+
+def _apply(uow: UnitOfWork, data: FeedData, now: datetime) -> int:
+    updated = 0
+    for i in range(0, len(data.vulnerabilities), BATCH):
+        updated += uow.feeds.upsert_vulnerabilities(data.vulnerabilities[i:i + BATCH], now)
+    if data.kev:
+        uow.feeds.upsert_kev(data.kev, now)
+    if data.epss:
+        uow.feeds.upsert_epss(data.epss, now)
+    if data.vex:
+        uow.software.add_vex(data.vex, now)
+    return updated
+
+
+def _stream_nvd(readers: DataReaders, uow: UnitOfWork, file: Path, now: datetime,
+                skip_bad_records: bool, progress: ReadProgress | None
+                ) -> tuple[FeedData, int, int]:
+    """Upsert an NVD file batch by batch; a later record with the same id wins.
+
+    Returns the file's summary (no records kept), how many records it had and how many
+    replaced stored ones."""
+    warnings: list[str] = []
+    batch: dict[str, Vulnerability] = {}
+    count = updated = 0
+    newest: datetime | None = None
+    for vuln in readers.stream_vulnerabilities(str(file), skip_bad_records=skip_bad_records,
+                                               warn=warnings.append, progress=progress):
+        count += 1
+        if vuln.modified is not None and (newest is None or vuln.modified > newest):
+            newest = vuln.modified
+        batch.pop(vuln.id, None)
+        batch[vuln.id] = vuln
+        if len(batch) >= BATCH:
+            updated += uow.feeds.upsert_vulnerabilities(list(batch.values()), now)
+            batch.clear()
+    if batch:
+        updated += uow.feeds.upsert_vulnerabilities(list(batch.values()), now)
+    skipped = sum(1 for w in warnings if "skipped" in w)
+    summary = FeedData(FeedSource.NVD, warnings=tuple(warnings), skipped=skipped,
+                       data_date=newest)
+    return summary, count, updated
 
 
 def status(platform: Platform, principal: Principal) -> list[dict[str, Any]]:
