@@ -390,7 +390,7 @@ def test_scheme_for_ecosystems_and_purl_types() -> None:
     assert scheme_for("Linux") == "generic"
 
 
-# --- vulnmatch.py ---------------------------------------------------------------------
+# --- domain/vulnmatch ---------------------------------------------------------------------
 
 FIRMWARE = parse_cpe("cpe:2.3:o:hikvision:ds-2cd2xx_firmware:v5.5.0_build_170301:*:*:*:*:*:*:*")
 HARDWARE = parse_cpe("cpe:2.3:h:hikvision:ds-2cd2142fwd-i:-:*:*:*:*:*:*:*")

@@ -2,7 +2,7 @@
 
 Feed adapters (NVD CVE JSON 2.0, OSV, CISA KEV, EPSS, VEX) and SBOM adapters
 (CycloneDX, SPDX) produce these; the matching core (``domain/cpe.py``,
-``domain/versions.py``, ``domain/vulnmatch.py``) reads them. Text from feeds and SBOMs
+``domain/versions.py``, ``domain/vulnmatch/``) reads them. Text from feeds and SBOMs
 is untrusted data and already bounded by the adapters.
 
 Must not: do I/O, parse file formats, or compare versions (``versions`` does).
