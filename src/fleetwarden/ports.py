@@ -282,6 +282,10 @@ class DiscoveryTools(Protocol):
     def fingerprint(self, observations: Sequence[HostObservation],
                     overrides: Mapping[str, str] | None = None) -> Fingerprint: ...
 
+    def software_products(self) -> Mapping[str, str]:
+        """Software names fingerprints conclude -> CPE ``vendor:product`` (a catalogue)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class FeedData:

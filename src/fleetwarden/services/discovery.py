@@ -47,6 +47,7 @@ from fleetwarden.domain.reconcile import (
     sighting,
 )
 from fleetwarden.domain.scope import Range, cidr_ranges, contains, describe, outside
+from fleetwarden.domain.software_names import components_from_software
 from fleetwarden.errors import InputError, NotFound, PermissionDenied
 from fleetwarden.ports import ReadProgress, ScanOptions, ScanProgress, UnitOfWork
 from fleetwarden.services import audit
@@ -384,6 +385,7 @@ class _Reconciliation:
             macs = (*macs, s.mac)[:32]
         firmware = fp.firmware_version or device.firmware_version
         assert device.id is not None
+        self._record_software(device.id, fp.software)
         self.seen_devices.append(device.id)  # last_seen: one bulk update per run
         if (ips, macs, firmware) != (device.ip_addresses, device.mac_addresses,
                                      device.firmware_version):
@@ -399,6 +401,22 @@ class _Reconciliation:
                         f"{device.name}: " + ", ".join(_change_text(c) for c in found[:4])
                         + (f" (+{len(found) - 4} more)" if len(found) > 4 else ""),
                         {"changes": listed, "ip": s.ip})
+
+    def _record_software(self, device_id: int, software: Sequence[str]) -> None:
+        """What the device's banners say it runs becomes its ``discovery`` components."""
+        found = components_from_software(software, self.platform.tools().software_products())
+        if not found:
+            return
+        stored = self.uow.software.components_of(device_id=device_id, source="discovery")
+        if set(stored) == set(found):
+            return
+        self.uow.software.replace_components(found, source="discovery", sbom_id=None,
+                                             device_id=device_id)
+        audit.record(self.platform, self.uow, self.principal.actor, "software.discovered",
+                     "device", device_id,
+                     before={"components": [f"{c.name} {c.version}" for c in stored]},
+                     after={"components": [f"{c.name} {c.version}" for c in found]},
+                     reason=f"named by banners in discovery scan {self.scan.id}")
 
     # -------------------------------------------------------------- missing
     def _missing(self, matched: set[int], complete: bool) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from fleetwarden.domain.lab import Service
 from fleetwarden.domain.records import RecordKind
 from fleetwarden.errors import InputError, NotFound, PermissionDenied
 from fleetwarden.ports import ScanOptions
-from fleetwarden.services import alerts, audit, devices, inventory, registry
+from fleetwarden.services import alerts, audit, devices, inventory, registry, software
 from fleetwarden.services import discovery as disc
 from tests.integration.helpers import Env, add_tenant
 from tests.integration.lab.harness import make_device, next_ip, running_lab
@@ -68,6 +68,9 @@ def test_known_new_and_missing_then_changed(env: Env, tmp_path: Path) -> None:
     assert report.counts["known"] == 1 and report.counts["new"] == 1
     assert report.counts["missing"] == 1
     assert devices.get_device(env.platform, env.admin, known_id).last_seen is not None
+    ran = [c.cpe or "" for c in software.components(env.platform, env.admin,
+                                                    device_id=known_id)]
+    assert any(cpe.startswith("cpe:2.3:a:dropbear_ssh_project:dropbear_ssh:2") for cpe in ran)
 
     raised = alerts.list_alerts(env.platform, env.admin)
     assert sorted(a.kind.value for a in raised) == ["device.missing", "device.new"]

@@ -70,3 +70,14 @@ class NetworkDiscoveryTools:
         chosen = {Attribute(k): v for k, v in (overrides or {}).items()}
         return fingerprint(observations, self.catalogue.rules, mac_vendor=mac_vendor,
                            overrides=chosen, vendor_aliases=self.catalogue.vendor_aliases)
+
+    @cached_property
+    def _products(self) -> Mapping[str, str]:
+        import tomllib
+        from importlib.resources import files
+
+        text = files("fleetwarden.catalogues").joinpath("software/products.toml").read_text()
+        return {str(p["name"]): str(p["cpe"]) for p in tomllib.loads(text)["product"]}
+
+    def software_products(self) -> Mapping[str, str]:
+        return self._products
