@@ -37,14 +37,9 @@ class NetworkDiscoveryTools:
         return list(parse_targets(targets, allow_non_loopback=True).ranges)
 
     def check_options(self, options: ScanOptions) -> None:
-        from fleetwarden.adapters.discovery.active import Profile, parse_ports
-        from fleetwarden.adapters.discovery.active.scanner import MAX_RATE
+        from fleetwarden.adapters.discovery.active import check_options
 
-        parse_ports(options.ports)
-        if options.profile not in {p.value for p in Profile}:
-            raise InputError(f"profile {options.profile[:32]!r}: use gentle, normal or fast")
-        if options.rate is not None and not 1 <= options.rate <= MAX_RATE:
-            raise InputError(f"rate {options.rate}: must be between 1 and {MAX_RATE} per second")
+        check_options(options.ports, options.profile, options.rate)
 
     def scan(self, targets: Sequence[str], options: ScanOptions, *,
              allow_non_loopback: bool, progress: ScanProgress | None) -> list[HostObservation]:

@@ -11,7 +11,12 @@ for a scope it has authorised.
 from __future__ import annotations
 
 from fleetwarden.adapters.discovery.active.limits import Profile
-from fleetwarden.adapters.discovery.active.scanner import Progress, scan, scan_sync
+from fleetwarden.adapters.discovery.active.scanner import (
+    Progress,
+    check_options,
+    scan,
+    scan_sync,
+)
 from fleetwarden.adapters.discovery.active.sweep import ScanError
 from fleetwarden.adapters.discovery.active.targets import (
     IOT_TOP_TCP,
@@ -26,5 +31,6 @@ from fleetwarden.adapters.discovery.active.targets import (
 
 __all__ = [
     "IOT_TOP_TCP", "IOT_TOP_UDP", "LAB_PORT_OFFSET", "MAX_ADDRESSES", "PortPlan", "Profile",
-    "Progress", "ScanError", "Targets", "parse_ports", "parse_targets", "scan", "scan_sync",
+    "Progress", "ScanError", "Targets", "check_options", "parse_ports", "parse_targets", "scan",
+    "scan_sync",
 ]

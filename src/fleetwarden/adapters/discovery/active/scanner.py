@@ -155,6 +155,19 @@ def _sysname(services: tuple[ServiceObservation, ...]) -> str | None:
                  if Field.SNMP_SYSNAME in s.fields), None)
 
 
+def check_options(ports: PortPlan | str, profile: Profile | str,
+                  rate: int | None) -> tuple[PortPlan, Profile]:
+    """The port plan and profile a scan would use; InputError for a bad one or a bad rate."""
+    plan = parse_ports(ports) if isinstance(ports, str) else ports
+    try:
+        chosen = Profile(profile)
+    except ValueError:
+        raise InputError(f"profile {str(profile)[:32]!r}: use gentle, normal or fast") from None
+    if rate is not None and not 1 <= rate <= MAX_RATE:
+        raise InputError(f"rate {rate}: must be between 1 and {MAX_RATE} per second")
+    return plan, chosen
+
+
 async def scan(
     targets: Targets | Iterable[str] | str,
     ports: PortPlan | str = "iot-top",
@@ -179,13 +192,7 @@ async def scan(
     check_scope(targets, allow_non_loopback=allow_non_loopback)
     if len(targets) > MAX_ADDRESSES:
         raise InputError(f"{len(targets)} addresses: at most {MAX_ADDRESSES} per scan")
-    plan = parse_ports(ports) if isinstance(ports, str) else ports
-    try:
-        chosen = Profile(profile)
-    except ValueError:
-        raise InputError(f"profile {str(profile)[:32]!r}: use gentle, normal or fast") from None
-    if rate is not None and not 1 <= rate <= MAX_RATE:
-        raise InputError(f"rate {rate}: must be between 1 and {MAX_RATE} per second")
+    plan, chosen = check_options(ports, profile, rate)
     communities = tuple(snmp_communities)
     job = _Scan(targets, plan, udp=udp, profile=chosen,
                 rate=float(rate or SETTINGS[chosen].rate), progress=progress,

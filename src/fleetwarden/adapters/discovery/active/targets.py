@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from fleetwarden.domain.lab import PORT_OFFSET
+from fleetwarden.domain.scope import merge
 from fleetwarden.errors import InputError
 
 #: Addresses one scan may cover (a /12); larger sweeps are split by the caller.
@@ -94,7 +95,7 @@ def parse_targets(specs: Iterable[str] | str, *, allow_non_loopback: bool = Fals
         ranges.append(_parse_one(spec.strip()))
     if not ranges:
         raise InputError("no target given: name an address, a CIDR or a range")
-    targets = Targets(_merge(ranges))
+    targets = Targets(tuple(merge(ranges)))
     check_scope(targets, allow_non_loopback=allow_non_loopback)
     if len(targets) > MAX_ADDRESSES:
         raise InputError(f"{len(targets)} addresses: at most {MAX_ADDRESSES} per scan "
@@ -145,16 +146,6 @@ def _parse_one(spec: str) -> tuple[int, int]:
         raise InputError(f"target {shown!r}: not an IPv4 address, CIDR or range "
                          "(e.g. 10.0.0.5, 10.0.0.0/24, 10.0.0.1-10.0.0.50 or 10.0.0.1-50)"
                          ) from None
-
-
-def _merge(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
-    merged: list[tuple[int, int]] = []
-    for first, last in sorted(ranges):
-        if merged and first <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
-        else:
-            merged.append((first, last))
-    return tuple(merged)
 
 
 # ------------------------------------------------------------------------ ports
