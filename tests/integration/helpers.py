@@ -6,6 +6,9 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from typing import Any
+
+from fastapi.testclient import TestClient
 
 from fleetwarden import bootstrap
 from fleetwarden.adapters.db.engine import make_engine
@@ -48,3 +51,42 @@ def run_cli(*args: str, db: str, stdin: str | None = None) -> subprocess.Complet
         [sys.executable, "-m", "fleetwarden", *args],
         capture_output=True, text=True, env=env, input=stdin, timeout=120, check=False,
     )
+
+
+V1 = "/api/v1"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Api:
+    """A test client of the API with the headers of three callers; admin by default."""
+
+    env: Env
+    client: TestClient
+    admin: dict[str, str]
+    """Authorization header of tenant A's admin."""
+    other: dict[str, str]
+    """Authorization header of tenant B's admin."""
+    viewer: dict[str, str]
+    """Authorization header of a viewer of tenant A."""
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.get(V1 + path, headers=headers or self.admin, **kw)
+
+    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
+             **kw: Any) -> Any:
+        return self.client.post(V1 + path, json=json, headers=headers or self.admin, **kw)
+
+    def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
+            **kw: Any) -> Any:
+        return self.client.put(V1 + path, json=json, headers=headers or self.admin, **kw)
+
+    def patch(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
+              **kw: Any) -> Any:
+        return self.client.patch(V1 + path, json=json, headers=headers or self.admin, **kw)
+
+    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        return self.client.delete(V1 + path, headers=headers or self.admin, **kw)

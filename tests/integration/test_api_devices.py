@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -14,39 +13,7 @@ from fastapi.testclient import TestClient
 
 from fleetwarden.entrypoints.api import create_app
 from fleetwarden.services import accounts
-from tests.integration.helpers import Env, make_env
-
-V1 = "/api/v1"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-@dataclass
-class Api:
-    env: Env
-    client: TestClient
-    admin: dict[str, str]
-    """Authorization header of tenant A's admin."""
-    other: dict[str, str]
-    """Authorization header of tenant B's admin."""
-    viewer: dict[str, str]
-    """Authorization header of a viewer of tenant A."""
-
-    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.get(V1 + path, headers=headers or self.admin, **kw)
-
-    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
-             **kw: Any) -> Any:
-        return self.client.post(V1 + path, json=json, headers=headers or self.admin, **kw)
-
-    def patch(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
-              **kw: Any) -> Any:
-        return self.client.patch(V1 + path, json=json, headers=headers or self.admin, **kw)
-
-    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.delete(V1 + path, headers=headers or self.admin, **kw)
+from tests.integration.helpers import V1, Api, bearer, make_env
 
 
 @pytest.fixture

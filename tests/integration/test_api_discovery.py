@@ -26,10 +26,10 @@ from fleetwarden.entrypoints.api import create_app
 from fleetwarden.entrypoints.api.discovery import ScanJobs
 from fleetwarden.errors import ScanError
 from fleetwarden.services import accounts, registry
-from tests.integration.helpers import Env, make_env
+from tests.integration.helpers import V1, bearer, make_env
+from tests.integration.helpers import Api as BaseApi
 from tests.integration.lab.harness import make_device, running_lab
 
-V1 = "/api/v1"
 #: The scan scope of tenant A (its segment ``lab``).
 SCOPE = "127.76.0.0/14"
 # 127.76.x.y: inside SCOPE, never handed out by ``harness.next_ip`` (127.77-79), and
@@ -43,33 +43,9 @@ def lab_ip() -> str:
     return f"127.76.{_worker % 256}.{n % 250 + 2}"
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @dataclass
-class Api:
-    env: Env
-    client: TestClient
-    admin: dict[str, str]
-    other: dict[str, str]
-    """Tenant B's admin."""
-    viewer: dict[str, str]
-    """A viewer of tenant A."""
-
-    def get(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.get(V1 + path, headers=headers or self.admin, **kw)
-
-    def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
-             **kw: Any) -> Any:
-        return self.client.post(V1 + path, json=json, headers=headers or self.admin, **kw)
-
-    def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None,
-            **kw: Any) -> Any:
-        return self.client.put(V1 + path, json=json, headers=headers or self.admin, **kw)
-
-    def delete(self, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
-        return self.client.delete(V1 + path, headers=headers or self.admin, **kw)
+class Api(BaseApi):
+    """The shared API client, plus a synchronous scan."""
 
     def scan(self, *targets: str, headers: dict[str, str] | None = None, **body: Any) -> Any:
         return self.post("/discovery/scans", {"targets": list(targets), "udp": True, **body},
