@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from fleetwarden.domain.device_input import parse_device
 from fleetwarden.domain.fingerprint import Attribute, with_overrides
+from fleetwarden.domain.identifiers import IdentifierKind, normalise
 from fleetwarden.domain.inventory import (
     OVERRIDABLE,
     DiscoveredHost,
@@ -108,8 +110,6 @@ def approve(platform: Platform, principal: Principal, host_id: int,
     the register does not know yet is created with the device type.
     """
     require(principal, Permission.WRITE)
-    from fleetwarden.domain.device_input import parse_device
-
     with platform.uow(principal.tenant, True) as uow:
         host = _queued(uow, host_id)
         raw = _draft(uow, host, dict(fields or {}))
@@ -164,7 +164,6 @@ def _draft(uow: UnitOfWork, host: DiscoveredHost, fields: dict[str, Any]) -> dic
 
 
 def _valid_hostname(name: str) -> bool:
-    from fleetwarden.domain.identifiers import IdentifierKind, normalise
 
     try:
         normalise(IdentifierKind.HOSTNAME, name)
