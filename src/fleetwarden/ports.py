@@ -13,6 +13,13 @@ from typing import Any, Protocol
 
 from fleetwarden.domain.audit import AuditEvent, ChainHead, Checkpoint
 from fleetwarden.domain.discovery import HostObservation, Source
+from fleetwarden.domain.findings import (
+    Decision,
+    FindingQuery,
+    NewMatch,
+    StoredMatch,
+    Subject,
+)
 from fleetwarden.domain.fingerprint import Fingerprint
 from fleetwarden.domain.identifiers import IdentifierKind
 from fleetwarden.domain.inventory import Alert, DiscoveredHost, ScanRecord, Schedule
@@ -329,6 +336,20 @@ class FeedStore(Protocol):
 
     def vulnerability(self, vuln_id: str) -> Vulnerability | None: ...
 
+    def vulnerabilities(self, ids: Sequence[str]) -> list[Vulnerability]: ...
+
+    def ids_for_keys(self, keys: Iterable[tuple[str, str]]) -> set[str]:
+        """Vulnerabilities sharing a (kind, key) match key with the given ones."""
+        ...
+
+    def ids_imported_after(self, since: datetime | None) -> list[str]: ...
+
+    def newest_import(self) -> datetime | None: ...
+
+    def kev_many(self, cve_ids: Iterable[str]) -> dict[str, KevEntry]: ...
+
+    def epss_many(self, cve_ids: Iterable[str]) -> dict[str, EpssScore]: ...
+
     def upsert_kev(self, entries: Sequence[KevEntry], now: datetime) -> None: ...
 
     def upsert_epss(self, scores: Sequence[EpssScore], now: datetime) -> None: ...
@@ -365,6 +386,60 @@ class SoftwareRepository(Protocol):
     def firmware_id(self, model_id: int, version: str) -> int | None: ...
 
 
+class FindingRepository(Protocol):
+    """A tenant's vulnerability matches, triage decisions and findings (fan-out in SQL)."""
+
+    def firmware_subjects(self, firmware_ids: Sequence[int] | None = None
+                          ) -> list[Subject]: ...
+
+    def device_subjects(self, device_ids: Sequence[int] | None = None) -> list[Subject]: ...
+
+    def firmware_of_device(self, device_id: int) -> int | None: ...
+
+    def stored(self, *, firmware_ids: Sequence[int] | None = None,
+               device_ids: Sequence[int] | None = None,
+               vulnerability_ids: Sequence[str] | None = None) -> list[StoredMatch]: ...
+
+    def add_matches(self, subject: Subject, found: Sequence[NewMatch],
+                    signals: dict[str, tuple[int, list[str], bool, float | None]],
+                    now: datetime) -> None: ...
+
+    def set_fixed(self, match_ids: Sequence[int], fixed_at: datetime | None) -> None: ...
+
+    def set_reasons(self, updates: Sequence[tuple[int, tuple[str, ...]]]) -> None: ...
+
+    def set_signals(self, vuln_id: str, points: int, reasons: list[str], kev: bool,
+                    epss: float | None) -> None: ...
+
+    def set_vex(self, match_id: int, status: str | None, source: str | None) -> None: ...
+
+    def vex_statements(self, vulnerability_ids: Sequence[str]) -> list[VexStatement]: ...
+
+    def affected_devices(self, firmware_ids: Sequence[int]) -> dict[int, list[int]]: ...
+
+    def refresh_data_classes(self) -> int: ...
+
+    def state(self) -> tuple[datetime | None, datetime | None, int]: ...
+
+    def save_state(self, matched_at: datetime, watermark: datetime | None) -> None: ...
+
+    def decide(self, vuln_id: str, *, device_id: int | None, firmware_id: int | None,
+               decision: Decision, actor: str, now: datetime) -> dict[str, Any] | None: ...
+
+    def unverified_decisions(self) -> list[tuple[int, str, int | None, int | None]]: ...
+
+    def still_matches(self, vuln_id: str, *, device_id: int | None,
+                      firmware_id: int | None) -> bool: ...
+
+    def mark_decisions_fixed(self, ids: Sequence[int], now: datetime) -> None: ...
+
+    def findings(self, q: FindingQuery, now: datetime,
+                 response_days: tuple[int, int, int, int]) -> list[dict[str, Any]]: ...
+
+    def report(self, by: str, q: FindingQuery, now: datetime,
+               response_days: tuple[int, int, int, int]) -> list[dict[str, Any]]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
 
@@ -378,6 +453,7 @@ class UnitOfWork(Protocol):
     discovery: DiscoveryRepository
     feeds: FeedStore
     software: SoftwareRepository
+    findings: FindingRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

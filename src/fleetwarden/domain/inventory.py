@@ -25,6 +25,10 @@ class AlertKind(StrEnum):
     CHANGED = "device.changed"
     MISSING = "device.missing"
     ROGUE_SEEN = "device.rogue_seen"
+    VULN_NEW = "vuln.new"
+    """A new or changed vulnerability record now affects devices."""
+    VULN_KEV = "vuln.kev"
+    """A vulnerability already found on devices entered CISA KEV."""
 
 
 class Severity(StrEnum):
@@ -38,6 +42,8 @@ SEVERITY: Mapping[AlertKind, Severity] = {
     AlertKind.CHANGED: Severity.INFO,
     AlertKind.MISSING: Severity.WARNING,
     AlertKind.ROGUE_SEEN: Severity.HIGH,
+    AlertKind.VULN_NEW: Severity.WARNING,
+    AlertKind.VULN_KEV: Severity.HIGH,
 }
 
 

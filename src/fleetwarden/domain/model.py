@@ -26,6 +26,11 @@ class TenantSettings:
     """Where discovery alerts are POSTed as JSON (``fleetwarden serve`` delivers them)."""
     alert_webhook_secret: str | None = None
     """Key of the ``X-Fleetwarden-Signature`` HMAC-SHA256 header; never shown or logged."""
+    response_days_p1: int = 7
+    """Days to remediate a P1 vulnerability finding (P2..P4 below), from first seen."""
+    response_days_p2: int = 30
+    response_days_p3: int = 60
+    response_days_p4: int = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,8 @@ class DeviceModel:
     category: Category | None = None
     supplier_id: int | None = None
     end_of_support: date | None = None
+    cpe: str | None = None
+    """Hardware CPE (``cpe:2.3:h:vendor:model:...``): the platform NVD configurations name."""
 
 
 @dataclass(frozen=True, slots=True)

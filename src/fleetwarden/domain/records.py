@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleetwarden.domain.classification import Classification, parse_classification
+from fleetwarden.domain.cpe import format_cpe, parse_cpe
 from fleetwarden.domain.model import (
     DataFlow,
     DataItem,
@@ -196,7 +197,21 @@ def _model(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> DeviceM
         category=_enum(Category, raw, "category"),
         supplier_id=_ref(raw, "supplier", RecordKind.SUPPLIER, resolve),
         end_of_support=_date(raw, "end_of_support"),
+        cpe=_hardware_cpe(raw),
     )
+
+
+def _hardware_cpe(raw: Mapping[str, Any]) -> str | None:
+    text = _str(raw, "cpe", limit=512)
+    if text is None:
+        return None
+    try:
+        parsed = parse_cpe(text)
+    except InputError as exc:
+        raise InputError(f"cpe: {exc}") from None
+    if parsed.part != "h":
+        raise InputError(f"cpe: a model's CPE names hardware (cpe:2.3:h:...), not {text[:80]!r}")
+    return format_cpe(parsed)
 
 
 def _flows(raw: Mapping[str, Any]) -> tuple[DataFlow, ...]:

@@ -127,6 +127,15 @@ class Vulnerability:
     references: tuple[str, ...] = ()
 
 
+_CVSS_ORDER = {"4.0": 0, "3.1": 1, "3.0": 2, "2.0": 3}
+
+
+def best_cvss(v: Vulnerability) -> Cvss | None:
+    """The score shown and weighed: the primary scorer's, newest CVSS version first."""
+    ranked = sorted(v.cvss, key=lambda c: (not c.primary, _CVSS_ORDER.get(c.version, 9)))
+    return ranked[0] if ranked else None
+
+
 @dataclass(frozen=True, slots=True)
 class KevEntry:
     cve_id: str

@@ -34,9 +34,10 @@ def _kinds(kinds: Sequence[str]) -> list[str]:
     known = {k.value for k in AlertKind}
     out = []
     for kind in kinds:
-        full = kind if kind.startswith("device.") else f"device.{kind}"
+        full = kind if "." in kind else f"device.{kind}"
         if full not in known:
-            raise InputError(f"kind {kind[:32]!r}: one of new, changed, missing, rogue_seen")
+            raise InputError(f"kind {kind[:32]!r}: one of new, changed, missing, rogue_seen, "
+                             "vuln.new, vuln.kev")
         out.append(full)
     return out
 

@@ -52,6 +52,7 @@ from fleetwarden.errors import InputError, NotFound, PermissionDenied
 from fleetwarden.ports import ReadProgress, ScanOptions, ScanProgress, UnitOfWork
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
+from fleetwarden.services.matching import rematch_subject
 
 #: Addresses beyond which a scan does not look for missing devices address by address.
 MAX_MISSING_CHECK = 262_144
@@ -412,6 +413,7 @@ class _Reconciliation:
             return
         self.uow.software.replace_components(found, source="discovery", sbom_id=None,
                                              device_id=device_id)
+        rematch_subject(self.uow, self.now, device_id=device_id)
         audit.record(self.platform, self.uow, self.principal.actor, "software.discovered",
                      "device", device_id,
                      before={"components": [f"{c.name} {c.version}" for c in stored]},

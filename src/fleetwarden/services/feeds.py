@@ -27,6 +27,7 @@ from fleetwarden.ports import DataReaders, FeedData, ReadProgress, UnitOfWork
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
 from fleetwarden.services.digests import file_sha256
+from fleetwarden.services.matching import MatchRun, after_feeds
 
 BATCH = 5000
 
@@ -46,6 +47,27 @@ class FileImport:
 class FeedImport:
     files: tuple[FileImport, ...]
     totals: dict[str, int] = field(default_factory=dict)
+    matching: MatchRun | None = None
+    """What re-matching the tenant's inventory found (None: nothing to match yet)."""
+
+
+@dataclass(slots=True)
+class _Changes:
+    """What an import changed, for the incremental re-match."""
+
+    vulns: list[str] = field(default_factory=list)
+    signals: list[str] = field(default_factory=list)
+    kev_before: set[str] = field(default_factory=set)
+    vex: list[str] = field(default_factory=list)
+
+    def note(self, uow: UnitOfWork, data: FeedData) -> None:
+        self.vulns += [v.id for v in data.vulnerabilities]
+        if data.kev:
+            ids = [e.cve_id for e in data.kev]
+            self.kev_before |= set(uow.feeds.kev_many(ids))
+            self.signals += ids
+        self.signals += [e.cve_id for e in data.epss]
+        self.vex += [st.vulnerability_id for st in data.vex]
 
 
 
@@ -72,13 +94,15 @@ def import_feeds(platform: Platform, principal: Principal, paths: Sequence[str],
             for file, _, source in files if source is not FeedSource.NVD}
     now = platform.now()
     results = []
+    changes = _Changes()
     with platform.uow(principal.tenant, True) as uow:
         for file, sha, _ in files:
             data = read.get(str(file))
             if data is None:
                 data, records, updated = _stream_nvd(readers, uow, file, now,
-                                                     skip_bad_records, progress)
+                                                     skip_bad_records, progress, changes)
             else:
+                changes.note(uow, data)
                 records, updated = _records(data), _apply(uow, data, now)
             import_id = uow.feeds.record_import(
                 source=data.source, file_name=file.name, sha256=sha, records=records,
@@ -93,11 +117,16 @@ def import_feeds(platform: Platform, principal: Principal, paths: Sequence[str],
                              else None})
             results.append(FileImport(file.name, data.source.value, records, updated,
                                       data.skipped, data.warnings))
+        run = after_feeds(uow, now, changed=changes.vulns, signal_ids=changes.signals,
+                          kev_before=changes.kev_before, vex_ids=changes.vex)
+        if run is not None:
+            audit.record(platform, uow, principal.actor, "vulns.match", "tenant",
+                         uow.tenant.id, after={"mode": "feeds", **run.view()})
         uow.commit()
     totals: dict[str, int] = {}
     for r in results:
         totals[r.source] = totals.get(r.source, 0) + r.records
-    return FeedImport(tuple(results), totals)
+    return FeedImport(tuple(results), totals, run)
 
 
 def _apply(uow: UnitOfWork, data: FeedData, now: datetime) -> int:
@@ -114,7 +143,7 @@ def _apply(uow: UnitOfWork, data: FeedData, now: datetime) -> int:
 
 
 def _stream_nvd(readers: DataReaders, uow: UnitOfWork, file: Path, now: datetime,
-                skip_bad_records: bool, progress: ReadProgress | None
+                skip_bad_records: bool, progress: ReadProgress | None, changes: _Changes
                 ) -> tuple[FeedData, int, int]:
     """Upsert an NVD file batch by batch; a later record with the same id wins.
 
@@ -131,6 +160,7 @@ def _stream_nvd(readers: DataReaders, uow: UnitOfWork, file: Path, now: datetime
             newest = vuln.modified
         batch.pop(vuln.id, None)
         batch[vuln.id] = vuln
+        changes.vulns.append(vuln.id)
         if len(batch) >= BATCH:
             updated += uow.feeds.upsert_vulnerabilities(list(batch.values()), now)
             batch.clear()

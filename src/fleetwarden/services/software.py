@@ -23,6 +23,7 @@ from fleetwarden.ports import UnitOfWork
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
 from fleetwarden.services.digests import file_sha256
+from fleetwarden.services.matching import rematch_subject
 
 #: Names listed in one audit event per kind of change (the counts are always exact).
 MAX_LISTED = 200
@@ -39,10 +40,13 @@ class SbomImport:
     removed: tuple[str, ...]
     changed: tuple[str, ...]
     """``name old -> new`` for components whose version changed."""
+    new_matches: int = 0
+    """Vulnerabilities newly matched on the subject's components."""
+    fixed_matches: int = 0
 
 
 
-def _model(uow: UnitOfWork, ref: str) -> DeviceModel:
+def find_model(uow: UnitOfWork, ref: str) -> DeviceModel:
     found = None
     if ref.isdigit():
         found = uow.records.get(RecordKind.MODEL, int(ref))
@@ -102,7 +106,7 @@ def import_sbom(platform: Platform, principal: Principal, path: str, *,
             before = uow.software.components_of(device_id=device_id, source="sbom")
         else:
             assert model is not None and firmware is not None
-            found = _model(uow, model.strip())
+            found = find_model(uow, model.strip())
             assert found.id is not None
             firmware_id = uow.software.firmware(found.id, firmware.strip()[:256], now)
             subject = f"{found.vendor} {found.model} firmware {firmware.strip()[:256]}"
@@ -115,12 +119,14 @@ def import_sbom(platform: Platform, principal: Principal, path: str, *,
         uow.software.replace_components(components, source="sbom", sbom_id=sbom_id,
                                         device_id=device_id, firmware_id=firmware_id)
         added, removed, changed = diff(before, components)
+        run = rematch_subject(uow, now, firmware_id=firmware_id, device_id=device_id)
         audit.record(platform, uow, principal.actor, "sbom.import", "sbom", sbom_id,
-                     after=_audit_view(subject, sbom.format, file.name, sha, components,
-                                       added, removed, changed))
+                     after={**_audit_view(subject, sbom.format, file.name, sha, components,
+                                          added, removed, changed),
+                            "matching": run.view()})
         uow.commit()
     return SbomImport(sbom_id, subject, sbom.format, len(components), tuple(added),
-                      tuple(removed), tuple(changed))
+                      tuple(removed), tuple(changed), run.new, run.fixed)
 
 
 def _unique(components: Sequence[SbomComponent]) -> list[SbomComponent]:
@@ -155,7 +161,7 @@ def components(platform: Platform, principal: Principal, *, device_id: int | Non
             return found
         if model is None or firmware is None:
             raise InputError("give --device ID, or --model and --firmware")
-        m = _model(uow, model)
+        m = find_model(uow, model)
         assert m.id is not None
         fw = uow.software.firmware_id(m.id, firmware)
         if fw is None:

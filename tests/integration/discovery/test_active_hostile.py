@@ -56,7 +56,9 @@ async def _silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 
 async def _flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    chunk = os.urandom(64 * 1024)
+    # random junk, minus the bytes a console prompt ends with ("#", "$", ">", ":" and
+    # whitespace): junk that happens to end like a prompt is rightly called a debug console
+    chunk = bytes(b for b in os.urandom(80 * 1024) if b not in b"#$>%: \r\n\t")[:64 * 1024]
     try:
         for _ in range(64):  # 4 MiB unless the scanner hangs up first
             writer.write(chunk)

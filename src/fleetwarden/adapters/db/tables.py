@@ -124,6 +124,8 @@ device_models = Table(
     Column("category", String(16)),
     Column("supplier_id", Integer, ForeignKey("suppliers.id")),
     Column("end_of_support", Date),
+    # the hardware CPE (cpe:2.3:h:...), the platform NVD configurations often require
+    Column("cpe", String(512)),
     UniqueConstraint("tenant_id", "vendor", "model"),
 )
 
@@ -161,6 +163,7 @@ devices = Table(
     Index(None, "tenant_id", "id"),
     Index(None, "tenant_id", "name", "id"),
     Index(None, "tenant_id", "last_seen", "id"),
+    Index(None, "tenant_id", "model_id", "firmware_version"),
 )
 
 # Strong identifiers are unique per tenant: this table is what refuses duplicates.
@@ -557,4 +560,101 @@ vex_statements = Table(
     Column("document", String(512)),
     Column("imported_at", TS, nullable=False),
     Index(None, "tenant_id", "vulnerability_id"),
+)
+
+# A vulnerability matched on a firmware image's component (shared by every device that
+# runs the image) or on a device's own component. Device findings are these rows fanned
+# out over the devices (adapters/db/findings.py), so a million devices on 500 images
+# cost 500 images' worth of rows. A match that stops matching keeps its row, fixed_at set.
+vuln_matches = Table(
+    "vuln_matches",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    _tenant(),
+    Column("firmware_id", Integer, ForeignKey("firmware_images.id", ondelete="CASCADE")),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+    ),
+    Column("vulnerability_id", String(64), nullable=False),
+    # sha256 of subject, vulnerability and component: one row per such triple
+    Column("match_key", String(64), nullable=False),
+    Column("component_name", String(256), nullable=False),
+    Column("component_version", String(128)),
+    Column("component_purl", String(512)),
+    Column("component_cpe", String(512)),
+    Column("component_source", String(16), nullable=False),
+    Column("basis", String(8), nullable=False),
+    Column("reasons", Text, nullable=False, default="[]"),
+    # points the vulnerability itself brings (domain/priority.signal_points) and why
+    Column("signal_points", Integer, nullable=False),
+    Column("signal_reasons", Text, nullable=False, default="[]"),
+    Column("kev", Boolean, nullable=False, default=False),
+    Column("epss", Float),
+    Column("exposed", Boolean, nullable=False, default=False),
+    Column("vex_status", String(24)),
+    Column("vex_source", String(512)),
+    Column("first_seen", TS, nullable=False),
+    Column("fixed_at", TS),
+    UniqueConstraint("tenant_id", "match_key"),
+    Index(None, "tenant_id", "firmware_id"),
+    Index(None, "tenant_id", "device_id"),
+    Index(None, "tenant_id", "vulnerability_id"),
+    Index(None, "tenant_id", "kev", "signal_points"),
+)
+
+# A person's triage of one vulnerability on one device, or on every device running one
+# firmware image; the device's own decision wins over the image's.
+finding_decisions = Table(
+    "finding_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("vulnerability_id", String(64), nullable=False),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+    ),
+    Column("firmware_id", Integer, ForeignKey("firmware_images.id", ondelete="CASCADE")),
+    Column("status", String(24), nullable=False),
+    Column("justification", String(64)),
+    Column("note", Text),
+    Column("approver", String(256)),
+    Column("expires_at", TS),
+    Column("decided_by", String(256), nullable=False),
+    Column("decided_at", TS, nullable=False),
+    # set when matching no longer finds it on the device or image: the fix, verified
+    Column("fixed_at", TS),
+    UniqueConstraint("tenant_id", "device_id", "vulnerability_id"),
+    UniqueConstraint("tenant_id", "firmware_id", "vulnerability_id"),
+)
+
+# Classification of the data each device's IoT systems handle, refreshed by every
+# matching run so the findings query can weigh it in SQL (domain/priority.py).
+device_data_classes = Table(
+    "device_data_classes",
+    metadata,
+    Column("tenant_id", Integer, nullable=False),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("classification", String(32), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "device_id"),
+    sqlite_with_rowid=False,
+)
+
+# Per tenant: when matching last ran, and the newest feed data it has seen (vulnerabilities
+# imported after it are matched incrementally).
+vuln_match_state = Table(
+    "vuln_match_state",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), primary_key=True),
+    Column("matched_at", TS, nullable=False),
+    Column("feed_watermark", TS),
+    Column("runs", Integer, nullable=False, default=0),
 )

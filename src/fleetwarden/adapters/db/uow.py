@@ -18,6 +18,7 @@ from fleetwarden.adapters.db.audit import SqlAuditRepository
 from fleetwarden.adapters.db.devices import SqlDeviceRepository
 from fleetwarden.adapters.db.discovery import SqlDiscoveryRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
+from fleetwarden.adapters.db.findings import SqlFindingRepository
 from fleetwarden.adapters.db.records import SqlRecordRepository
 from fleetwarden.adapters.db.vulns import SqlFeedStore, SqlSoftwareRepository
 from fleetwarden.domain.model import Tenant
@@ -74,6 +75,7 @@ class SqlUnitOfWork:
         self.discovery = SqlDiscoveryRepository(conn, tid)
         self.feeds = SqlFeedStore(conn)
         self.software = SqlSoftwareRepository(conn, tid)
+        self.findings = SqlFindingRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()

@@ -45,6 +45,7 @@ from fleetwarden.domain.vulns import (
     SbomComponent,
     VexStatement,
     Vulnerability,
+    best_cvss,
 )
 
 CHUNK = 500
@@ -107,12 +108,6 @@ def match_keys(v: Vulnerability) -> set[tuple[str, str]]:
     return keys
 
 
-def _best_cvss(v: Vulnerability) -> Cvss | None:
-    order = {"4.0": 0, "3.1": 1, "3.0": 2, "2.0": 3}
-    ranked = sorted(v.cvss, key=lambda c: (not c.primary, order.get(c.version, 9)))
-    return ranked[0] if ranked else None
-
-
 # ------------------------------------------------------------------- feed store
 class SqlFeedStore:
     """Public feed data; shared by every tenant (see the module docstring)."""
@@ -133,7 +128,7 @@ class SqlFeedStore:
                 vulnerabilities.c.id.in_(ids[i:i + CHUNK])))
         rows, keys = [], []
         for v in batch:
-            best = _best_cvss(v)
+            best = best_cvss(v)
             rows.append({
                 "id": v.id, "source": v.source.value, "aliases": ";".join(v.aliases),
                 "summary": v.summary, "published": v.published, "modified": v.modified,
@@ -153,6 +148,58 @@ class SqlFeedStore:
         r = self._conn.execute(select(vulnerabilities).where(
             vulnerabilities.c.id == vuln_id)).first()
         return row_to_vulnerability(r) if r is not None else None
+
+    def vulnerabilities(self, ids: Sequence[str]) -> list[Vulnerability]:
+        out = []
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), CHUNK):
+            out += [row_to_vulnerability(r) for r in self._conn.execute(
+                select(vulnerabilities).where(vulnerabilities.c.id.in_(ids[i:i + CHUNK])))]
+        return out
+
+    def ids_for_keys(self, keys: Iterable[tuple[str, str]]) -> set[str]:
+        """Vulnerabilities sharing a match key (kind, key) with the given ones."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, key in keys:
+            by_kind.setdefault(kind, []).append(key[:256])
+        out: set[str] = set()
+        for kind, values in by_kind.items():
+            values = sorted(set(values))
+            for i in range(0, len(values), CHUNK):
+                out |= set(self._conn.execute(select(vulnerability_keys.c.vulnerability_id)
+                                              .where(vulnerability_keys.c.kind == kind,
+                                                     vulnerability_keys.c.key.in_(
+                                                         values[i:i + CHUNK]))).scalars())
+        return out
+
+    def ids_imported_after(self, since: datetime | None) -> list[str]:
+        stmt = select(vulnerabilities.c.id)
+        if since is not None:
+            stmt = stmt.where(vulnerabilities.c.imported_at > since)
+        return list(self._conn.execute(stmt).scalars())
+
+    def newest_import(self) -> datetime | None:
+        return _utc(self._conn.execute(select(func.max(vulnerabilities.c.imported_at)))
+                    .scalar())
+
+    def kev_many(self, cve_ids: Iterable[str]) -> dict[str, KevEntry]:
+        ids = sorted(set(cve_ids))
+        out = {}
+        for i in range(0, len(ids), CHUNK):
+            for r in self._conn.execute(select(kev_entries).where(
+                    kev_entries.c.cve_id.in_(ids[i:i + CHUNK]))):
+                out[r.cve_id] = KevEntry(r.cve_id, r.vendor, r.product, r.date_added,
+                                         r.due_date, r.known_ransomware, r.required_action)
+        return out
+
+    def epss_many(self, cve_ids: Iterable[str]) -> dict[str, EpssScore]:
+        ids = sorted(set(cve_ids))
+        out = {}
+        for i in range(0, len(ids), CHUNK):
+            for r in self._conn.execute(select(epss_scores).where(
+                    epss_scores.c.cve_id.in_(ids[i:i + CHUNK]))):
+                out[r.cve_id] = EpssScore(r.cve_id, r.epss, r.percentile, r.scored_on)
+        return out
 
     def upsert_kev(self, entries: Sequence[KevEntry], now: datetime) -> None:
         ids = [e.cve_id for e in entries]

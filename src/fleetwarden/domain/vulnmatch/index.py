@@ -160,6 +160,19 @@ def _is_simple(vuln: Vulnerability) -> bool:
     return True
 
 
+def _needs_platform(vuln: Vulnerability) -> bool:
+    """Can another CPE of the same image change this vulnerability's verdict?"""
+    for config in vuln.configurations:
+        if config.negate or (len(config.nodes) > 1 and config.operator.upper() != "OR"):
+            return True
+        for node in config.nodes:
+            if node.negate or (len(node.matches) > 1 and node.operator.upper() != "OR"):
+                return True
+            if any(not cm.vulnerable for cm in node.matches):
+                return True
+    return False
+
+
 class VulnIndex:
     """Vulnerabilities indexed by (part, vendor, product) and by package, built once.
 
@@ -169,7 +182,7 @@ class VulnIndex:
     evaluated in full). Withdrawn vulnerabilities are left out.
     """
 
-    __slots__ = ("_by_package", "_by_product", "_vulns")
+    __slots__ = ("_by_package", "_by_product", "_needs_platform", "_vulns")
 
     def __init__(self, vulns: Iterable[Vulnerability]) -> None:
         self._vulns: tuple[Vulnerability, ...] = tuple(v for v in vulns if v.withdrawn is None)
@@ -196,6 +209,7 @@ class VulnIndex:
                                                []).append((idx, cm, simple))
         self._by_package = by_package
         self._by_product = {k: _build_table(v) for k, v in entries.items()}
+        self._needs_platform = {i for i, v in enumerate(self._vulns) if _needs_platform(v)}
 
     @classmethod
     def build(cls, vulns: Iterable[Vulnerability]) -> VulnIndex:
@@ -219,6 +233,14 @@ class VulnIndex:
                 sure, rest = table.lookup(p.cpe.version)
                 maybe.update(rest)
         return sure, maybe
+
+    def platform_free(self, component: SbomComponent) -> bool:
+        """True when no candidate's verdict depends on the other CPEs beside the component
+        (no AND, negation or platform entry): its matches hold on every image, so they
+        can be computed once per distinct component."""
+        sure, maybe = self._plan(prepare(component, ()))
+        return not (self._needs_platform.intersection(maybe)
+                    or self._needs_platform.intersection(sure))
 
     def candidates(self, component: SbomComponent) -> tuple[Vulnerability, ...]:
         """Vulnerabilities that may affect the component (a superset of the matches)."""

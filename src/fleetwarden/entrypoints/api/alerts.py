@@ -29,7 +29,8 @@ def list_alerts(
     platform: CurrentPlatform,
     principal: CurrentPrincipal,
     kind: Annotated[list[Annotated[str, Query(max_length=32)]], Query(
-        max_length=8, description="new, changed, missing or rogue_seen (repeatable)")] = [],  # noqa: B006 - FastAPI query list
+        max_length=8, description="new, changed, missing, rogue_seen, vuln.new or vuln.kev"
+        " (repeatable)")] = [],  # noqa: B006 - FastAPI query list
     unacknowledged: Annotated[bool, Query(description="Only alerts nobody acknowledged")]
     = False,
     since: Annotated[datetime | None, Query(description="Only alerts raised at or after "

@@ -325,6 +325,7 @@ class ModelIn(Input):
     supplier_id: Id | None = None
     supplier: Text | None = Field(default=None, description="Supplier name.")
     end_of_support: date | None = None
+    cpe: Text | None = Field(default=None, description="Hardware CPE 2.3 (cpe:2.3:h:...).")
 
 
 class ModelOut(Output):
@@ -335,6 +336,7 @@ class ModelOut(Output):
     category: str | None
     supplier_id: int | None
     end_of_support: str | None
+    cpe: str | None
 
 
 class DataFlowIO(Input):

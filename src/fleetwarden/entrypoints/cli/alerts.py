@@ -45,7 +45,8 @@ def parse_since(text: str, now: datetime) -> datetime:
 def list_(
     ctx: typer.Context,
     kind: Annotated[list[str] | None, typer.Option(
-        "--kind", help="new, changed, missing or rogue_seen (repeatable).")] = None,
+        "--kind",
+        help="new, changed, missing, rogue_seen, vuln.new or vuln.kev (repeatable).")] = None,
     unacknowledged: Annotated[bool, typer.Option(
         "--unacknowledged", help="Only those nobody has acknowledged.")] = False,
     since: Annotated[str | None, typer.Option(

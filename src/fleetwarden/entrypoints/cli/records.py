@@ -27,7 +27,7 @@ COLUMNS: dict[RecordKind, tuple[str, ...]] = {
     RecordKind.SEGMENT: ("id", "name", "cidrs", "vlan", "zone", "site_id"),
     RecordKind.SUPPLIER: ("id", "name", "contact_email", "disclosure_url"),
     RecordKind.MODEL: ("id", "vendor", "model", "device_type", "category", "supplier_id",
-                       "end_of_support"),
+                       "end_of_support", "cpe"),
     RecordKind.SYSTEM: ("id", "name", "description"),
     RecordKind.DATA_ITEM: ("id", "name", "classification", "system_id", "protected_by",
                            "aggregate_of"),
