@@ -1,7 +1,9 @@
-"""The background worker of ``fleetwarden serve``: due discovery schedules and webhooks.
+"""The background worker of ``fleetwarden serve``: schedules, matching, webhooks.
 
-One daemon thread wakes every ``interval`` seconds, runs the schedules that are due (one
-scan at a time) and delivers undelivered alerts to each tenant's webhook. Errors are
+One daemon thread wakes every ``interval`` seconds, runs the discovery schedules that are
+due (one scan at a time), matches feeds that another tenant imported into the findings of
+every tenant that has not seen them yet, and delivers undelivered alerts to each
+tenant's webhook. Errors are
 logged and the loop goes on: a broken webhook or a failed scan never stops the API.
 
 Must not: hold a database transaction while it waits.
@@ -13,7 +15,7 @@ import logging
 import threading
 
 from fleetwarden.adapters.notify.webhook import post
-from fleetwarden.services import accounts, alerts, schedules
+from fleetwarden.services import accounts, alerts, schedules, vulns
 from fleetwarden.services.context import Platform
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,12 @@ class BackgroundWorker:
                 log.info("ran %d scheduled discovery scan(s)", ran)
         except Exception:
             log.exception("scheduled discovery failed")
+        try:
+            caught_up = vulns.catch_up_all(self._platform)
+            if caught_up:
+                log.info("matched new feed data for %d tenant(s)", caught_up)
+        except Exception:
+            log.exception("vulnerability matching failed")
         for tenant in accounts.tenants(self._platform):
             if not tenant.settings.alert_webhook_url:
                 continue

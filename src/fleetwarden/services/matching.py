@@ -358,6 +358,9 @@ def rematch_subject(uow: UnitOfWork, now: datetime, *, firmware_id: int | None =
         uow.findings.set_fixed(gone, now)
         matcher.run.fixed = len(gone)
     matcher.verify_fixes()
+    if uow.findings.state()[2] == 0:
+        # the tenant's first subject has now seen every record: later feeds are its news
+        uow.findings.save_state(now, uow.feeds.newest_import())
     return matcher.run
 
 
@@ -365,12 +368,14 @@ def after_feeds(uow: UnitOfWork, now: datetime, *, changed: Sequence[str],
                 signal_ids: Sequence[str], kev_before: set[str],
                 vex_ids: Sequence[str]) -> MatchRun | None:
     """Findings after a feed import (caller's transaction): match what changed, re-score
-    KEV/EPSS changes, apply VEX. Alerts are raised once the tenant has matched before."""
+    KEV/EPSS changes, apply VEX. Alerts are raised once the tenant has matched feed data
+    before, so a first import of the whole NVD is a baseline, not 300,000 pieces of news."""
     _, watermark, runs = uow.findings.state()
     subjects = uow.findings.firmware_subjects() + uow.findings.device_subjects()
     if not subjects and runs == 0:
         return None
-    matcher = Matcher(uow, now, alerts=runs > 0)
+    # news only for a tenant that had matched feed data before (not its first feeds)
+    matcher = Matcher(uow, now, alerts=runs > 0 and watermark is not None)
     if runs == 0:
         matcher.match(subjects, None)
     else:

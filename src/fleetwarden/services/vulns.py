@@ -21,6 +21,7 @@ from typing import Any
 from fleetwarden.domain import priority as prio
 from fleetwarden.domain.findings import Finding, FindingQuery, FindingStatus, decide
 from fleetwarden.domain.model import Tenant, TenantSettings
+from fleetwarden.domain.vocab import Role
 from fleetwarden.domain.vulns import SbomComponent
 from fleetwarden.errors import InputError, NotFound
 from fleetwarden.ports import UnitOfWork
@@ -69,6 +70,24 @@ def match(platform: Platform, principal: Principal, *, full: bool = False,
                      after={"mode": mode, **matcher.run.view()})
         uow.commit()
     return matcher.run, mode
+
+
+MATCHER = "system:matcher"
+
+
+def catch_up_all(platform: Platform) -> int:
+    """Match feeds other tenants imported into every tenant whose findings are stale (the
+    worker of ``fleetwarden serve``); how many tenants were brought up to date."""
+    with platform.uow(None, False) as uow:
+        tenants = uow.tenants.all()
+    done = 0
+    for tenant in tenants:
+        with platform.uow(tenant, False) as uow:
+            stale = _stale(uow) and uow.findings.state()[2] > 0
+        if stale:
+            match(platform, Principal(tenant, MATCHER, Role.ENGINEER))
+            done += 1
+    return done
 
 
 # ------------------------------------------------------------------------ reading

@@ -288,3 +288,33 @@ def test_full_rematch_is_idempotent_and_audited(est: Estate) -> None:
                if e.action == "vulns.match" and e.after.get("mode") == "full"]
     assert event.after["subjects"] == 3
     assert audit.verify(est.platform, est.env.admin).ok
+
+
+def test_feeds_one_tenant_imports_reach_the_others_through_the_worker(
+        est: Estate, tmp_path: Path) -> None:
+    from fleetwarden.domain.records import RecordKind
+    from fleetwarden.services import registry
+
+    p = est.platform
+    other = add_tenant(est.env, "Southshire", "admin@southshire.example")
+    registry.create(p, other, RecordKind.MODEL, {"vendor": "Acme", "model": "Door-1",
+                                                 "device_type": "door_lock"})
+    devices.create_device(p, other, {"name": "door-1", "device_type": "door_lock",
+                                     "vendor": "Acme", "model": "Door-1",
+                                     "firmware_version": "2.0"})
+    software.import_sbom(p, other, str(estate.cyclonedx(
+        tmp_path / "door.cdx.json", estate.firmware_components("2.0", "1.0.2k"))),
+        model="Acme/Door-1", firmware="2.0")
+    # the shared feeds already hold CVE-2022-0778: the import matched it at once
+    assert {f.vulnerability_id for f in vulns.findings(p, other, FindingQuery()).items} == {SSL}
+    # the first tenant imports a new record; the other tenant is stale until the worker runs
+    feeds.import_feeds(p, est.env.admin, [str(feed(tmp_path / "n.json", [cve(8)]))])
+    page = vulns.findings(p, other, FindingQuery())
+    assert page.stale and {f.vulnerability_id for f in page.items} == {SSL}
+    assert vulns.catch_up_all(p) == 1
+    page = vulns.findings(p, other, FindingQuery())
+    assert not page.stale
+    assert {f.vulnerability_id for f in page.items} == {SSL, "CVE-2024-00008"}
+    assert [a.title for a in alerts.list_alerts(p, other, kinds=["vuln.new"])] == [
+        "CVE-2024-00008 (CVSS 7.5) affects 1 device"]
+    assert vulns.catch_up_all(p) == 0
