@@ -10,7 +10,6 @@ stands in for the feed adapters so these tests need nothing but the domain.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -165,6 +164,10 @@ def test_corpus_case(case: dict[str, Any]) -> None:
     if case.get("undecided"):
         assert any(a.undecided for a in index.assess(component, platform)) or \
             not index.candidates(component)
+    # A verdict said not to depend on the platform must hold without it (matching caches
+    # such components once for every firmware image).
+    if index.platform_free(component):
+        assert bool(index.match(component)) is case["expected"], detail
 
 
 # --- cpe.py -------------------------------------------------------------------------
@@ -514,21 +517,6 @@ def test_index_by_package() -> None:
     assert index.candidates(SbomComponent("jinja2", purl="pkg:npm/jinja2@2.10")) == ()
     matches = index.match(SbomComponent("jinja2", purl="pkg:pypi/jinja2@2.10"))
     assert [m.basis for m in matches] == [Basis.PURL]
-
-
-def test_index_speed_smoke() -> None:
-    """A small smoke check of the indexed path; the real figures come from bench/."""
-    vulns = [_nvd(f"CVE-{i}", f"p{i % 500}", version_start_including=f"{i % 7}.0",
-                  version_end_excluding=f"{i % 7}.{i % 13 + 1}") for i in range(5000)]
-    started = time.perf_counter()
-    index = VulnIndex.build(vulns)
-    found = 0
-    for i in range(2000):
-        component = SbomComponent(f"p{i % 500}", f"{i % 7}.{i % 5}",
-                                  cpe=f"cpe:2.3:a:acme:p{i % 500}:*:*:*:*:*:*:*:*")
-        found += len(index.match(component))
-    assert found > 0
-    assert time.perf_counter() - started < 10
 
 
 def test_index_agrees_with_full_evaluation_on_random_data() -> None:
