@@ -70,10 +70,10 @@ def test_decisions_need_their_facts() -> None:
                actor="iso", now=NOW)
     assert (d.status, d.approver) == (FindingStatus.RISK_ACCEPTED, "cso")
     for kwargs, message in [
-        ({"status": "not_affected"}, "needs --justification"),
+        ({"status": "not_affected"}, "needs a justification"),
         ({"status": "not_affected", "justification": "because"}, "choose one of"),
         ({"status": "affected", "justification": "component_not_present"}, "only for"),
-        ({"status": "false_positive", "note": "  "}, "needs --note"),
+        ({"status": "false_positive", "note": "  "}, "needs a note"),
         ({"status": "risk_accepted", "approver": "ISO", "expires_at": NOW + timedelta(1)},
          "someone else"),
         ({"status": "risk_accepted", "approver": "cso", "expires_at": NOW + timedelta(900)},

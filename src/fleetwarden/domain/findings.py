@@ -79,24 +79,24 @@ def decide(status: str, *, justification: str | None = None, note: str | None = 
                              + ", ".join(j.value for j in VexJustification)) from None
     note = (note or "").strip()[:2000] or None
     if chosen is FindingStatus.NOT_AFFECTED and just is None:
-        raise InputError("not_affected needs --justification (a VEX justification: "
+        raise InputError("not_affected needs a justification (one of the VEX ones: "
                          + ", ".join(j.value for j in VexJustification) + ")")
     if chosen is not FindingStatus.NOT_AFFECTED and just is not None:
-        raise InputError("--justification is only for not_affected")
+        raise InputError("a justification is only for not_affected")
     if chosen is FindingStatus.FALSE_POSITIVE and note is None:
-        raise InputError("false_positive needs --note saying why the match is wrong")
+        raise InputError("false_positive needs a note saying why the match is wrong")
     if chosen is FindingStatus.RISK_ACCEPTED:
         approver = (approver or "").strip()[:256] or None
         if approver is None or expires_at is None:
-            raise InputError("risk_accepted needs --approver and --expires")
+            raise InputError("risk_accepted needs an approver and an expiry")
         if approver.lower() == actor.lower():
             raise InputError("risk_accepted: the approver must be someone else than you")
         if expires_at <= now:
-            raise InputError("risk_accepted: --expires must be in the future")
+            raise InputError("risk_accepted: the expiry must be in the future")
         if expires_at - now > MAX_ACCEPTANCE:
-            raise InputError("risk_accepted: --expires at most 730 days ahead")
+            raise InputError("risk_accepted: the expiry can be at most 730 days ahead")
     elif approver or expires_at:
-        raise InputError("--approver and --expires are only for risk_accepted")
+        raise InputError("an approver and an expiry are only for risk_accepted")
     return Decision(chosen, just, note, approver if chosen is FindingStatus.RISK_ACCEPTED
                     else None, expires_at)
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from fleetwarden.domain import priority as prio
-from fleetwarden.domain.findings import Finding, FindingQuery, FindingStatus, decide
+from fleetwarden.domain.findings import Decision, Finding, FindingQuery, FindingStatus, decide
 from fleetwarden.domain.model import Tenant, TenantSettings
 from fleetwarden.domain.vocab import Role
 from fleetwarden.domain.vulns import SbomComponent
@@ -95,6 +95,8 @@ def findings(platform: Platform, principal: Principal, query: FindingQuery) -> F
     """A page of findings, most urgent first, each with its reasons and due date."""
     require(principal, Permission.READ)
     _check(query)
+    if query.vulnerability_id is not None:
+        query = replace(query, vulnerability_id=normalise_id(query.vulnerability_id))
     now = platform.now()
     with platform.uow(principal.tenant, False) as uow:
         if query.device_id is not None and uow.devices.get(query.device_id) is None:
@@ -112,11 +114,13 @@ def report(platform: Platform, principal: Principal, by: str,
     """Finding counts per vulnerability, model or site, most urgent first."""
     require(principal, Permission.READ)
     if by not in REPORT_BY:
-        raise InputError(f"--by {by[:16]!r}: one of {', '.join(REPORT_BY)}")
+        raise InputError(f"report by {by[:16]!r}: one of {', '.join(REPORT_BY)}")
     q = query or FindingQuery()
     _check(q)
     now = platform.now()
     with platform.uow(principal.tenant, False) as uow:
+        if q.device_id is not None and uow.devices.get(q.device_id) is None:
+            raise NotFound(f"device {q.device_id} not found")
         rows = uow.findings.report(by, q, now, response_days(uow.tenant.settings))
     out = []
     for r in rows:
@@ -165,6 +169,12 @@ def to_finding(r: dict[str, Any], days: tuple[int, int, int, int]) -> Finding:
         fixed_at=r["fixed_at"])
 
 
+def normalise_id(vulnerability_id: str) -> str:
+    """CVE ids in upper case (as feeds write them); other ids (GHSA, OSV) as given."""
+    vid = vulnerability_id.strip()
+    return vid.upper() if vid.upper().startswith("CVE-") else vid
+
+
 def _check(q: FindingQuery) -> None:
     if not 1 <= q.limit <= MAX_LIMIT:
         raise InputError(f"limit must be 1 to {MAX_LIMIT:,}")
@@ -190,8 +200,13 @@ def response_days(settings: TenantSettings) -> tuple[int, int, int, int]:
 class Triaged:
     vulnerability_id: str
     subject: str
-    status: FindingStatus
+    decision: Decision
+    decided_by: str
     before: dict[str, Any] | None
+
+    @property
+    def status(self) -> FindingStatus:
+        return self.decision.status
 
 
 def triage(platform: Platform, principal: Principal, vulnerability_id: str, status: str, *,
@@ -202,12 +217,11 @@ def triage(platform: Platform, principal: Principal, vulnerability_id: str, stat
     """Record a decision about a vulnerability on a device, or on every device running a
     firmware image (``model`` + ``firmware``). The device's own decision wins."""
     require(principal, Permission.WRITE)
-    vid = vulnerability_id.strip().upper() if vulnerability_id.strip().upper().startswith(
-        ("CVE-", "GHSA-")) else vulnerability_id.strip()
+    vid = normalise_id(vulnerability_id)
     if not vid or len(vid) > 64:
         raise InputError("give the vulnerability id (e.g. CVE-2024-1234)")
     if (device_id is None) == (model is None):
-        raise InputError("say where: --device ID, or --model and --firmware")
+        raise InputError("say where: a device, or a model and its firmware version")
     now = platform.now()
     decision = decide(status, justification=justification, note=note, approver=approver,
                       expires_at=expires_at, actor=principal.actor, now=now)
@@ -222,7 +236,7 @@ def triage(platform: Platform, principal: Principal, vulnerability_id: str, stat
                 raise NotFound(f"{vid} is not a finding on device {device_id}")
         else:
             if not (firmware and firmware.strip()):
-                raise InputError("--model needs --firmware VERSION")
+                raise InputError("a model needs its firmware version")
             assert model is not None
             m = find_model(uow, model.strip())
             assert m.id is not None
@@ -243,7 +257,7 @@ def triage(platform: Platform, principal: Principal, vulnerability_id: str, stat
                      f"{device_id if device_id is not None else firmware_id}",
                      before=before, after=after)
         uow.commit()
-    return Triaged(vid, subject, decision.status, before)
+    return Triaged(vid, subject, decision, principal.actor, before)
 
 
 def set_response_days(platform: Platform, principal: Principal,

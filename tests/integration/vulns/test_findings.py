@@ -121,9 +121,9 @@ def test_triage_on_a_device_and_on_a_firmware_image(est: Estate) -> None:
 
 
 @pytest.mark.parametrize(("status", "facts", "message"), [
-    ("not_affected", {}, "needs --justification"),
-    ("false_positive", {}, "needs --note"),
-    ("risk_accepted", {"approver": "cso@northshire.example"}, "needs --approver and --expires"),
+    ("not_affected", {}, "needs a justification"),
+    ("false_positive", {}, "needs a note"),
+    ("risk_accepted", {"approver": "cso@northshire.example"}, "needs an approver and an expiry"),
     ("risk_accepted", {"approver": "admin@northshire.example",
                        "expires_at": datetime.now(UTC) + timedelta(days=5)}, "someone else"),
     ("risk_accepted", {"approver": "cso@northshire.example",

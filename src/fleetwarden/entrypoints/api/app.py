@@ -32,6 +32,7 @@ from fleetwarden.entrypoints.api import (
     errors,
     imports,
     records,
+    vulns,
 )
 from fleetwarden.entrypoints.api.auth import DEFAULT_MAX_ENTRIES, DEFAULT_TTL, TokenCache
 from fleetwarden.entrypoints.api.limits import (
@@ -66,6 +67,10 @@ TAGS = [
      "fingerprint overrides and scan schedules."},
     {"name": "alerts", "description": "Alerts raised by discovery: new, changed, missing "
      "and rogue devices."},
+    {"name": "vulnerabilities", "description": "Vulnerability findings (a vulnerability on "
+     "a device, prioritised, with a due date): list, report, export as CycloneDX VDR/VEX "
+     "or CSV, triage (audited) and matching against the feeds."},
+    {"name": "settings", "description": "Tenant settings (admins)."},
     {"name": "audit", "description": "The tamper-evident audit log (auditors and admins)."},
     {"name": "account", "description": "The caller's identity."},
 ]
@@ -116,6 +121,9 @@ def create_app(
     v1.include_router(changes.router)
     v1.include_router(discovery.router)
     v1.include_router(alerts.router)
+    v1.include_router(vulns.router)
+    v1.include_router(vulns.device_router)
+    v1.include_router(vulns.settings_router)
     v1.include_router(audit.router)
     v1.include_router(accounts.router)
     api.include_router(v1)

@@ -695,3 +695,166 @@ class AlertPage(Output):
     items: list[AlertOut]
     next_before_id: int | None = Field(
         description="Pass as `before_id` for the next (older) page; null on the last page.")
+
+
+# ------------------------------------------------------------------ vulnerabilities
+class FindingComponentOut(Output):
+    name: str | None
+    version: str | None
+    purl: str | None
+    cpe: str | None
+
+
+class CvssOut(Output):
+    version: str | None
+    score: float | None
+    vector: str | None
+
+
+class MatchBasisOut(Output):
+    basis: str | None = Field(description="How the component was matched (cpe, purl, ...).")
+    reasons: list[str]
+
+
+class TriageOut(Output):
+    justification: str | None = Field(description="The VEX justification (not_affected).")
+    note: str | None
+    approver: str | None = Field(description="Who accepted the risk (risk_accepted).")
+    expires_at: str | None = Field(description="When the risk acceptance lapses.")
+    decided_by: str | None
+
+
+class FindingOut(Contract):
+    """A vulnerability on a device: the ``vulns list --format json`` contract."""
+
+    device_id: int
+    device_name: str
+    vulnerability_id: str
+    aliases: list[str]
+    component: FindingComponentOut = Field(description="All null when the finding is "
+                                           "no longer matched (fixed).")
+    source: str | None = Field(description="Where the component is known from: sbom, "
+                               "discovery or manual.")
+    cvss: CvssOut
+    epss: float | None = Field(description="Probability of exploitation in 30 days (0-1).")
+    kev: bool = Field(description="In CISA's Known Exploited Vulnerabilities catalogue.")
+    priority: str = Field(description="P1 (most urgent) to P4.")
+    due_date: str = Field(description="First seen + the tenant's response time (ISO date).")
+    status: str = Field(description="open, affected, not_affected, false_positive, "
+                        "risk_accepted, suppressed or fixed")
+    reasons: list[str] = Field(description="Why this priority, one line per point source.")
+    overdue: bool
+    points: int
+    first_seen: str | None
+    match: MatchBasisOut
+    summary: str | None = Field(description="From the feed: text, not markup.")
+    site: str | None
+    model: str | None
+    firmware_version: str | None
+    triage: TriageOut
+    vex: str | None = Field(description="Source of the VEX statement that applies, if any.")
+    fixed_at: str | None
+
+
+class FindingPageOut(Output):
+    items: list[FindingOut]
+    next_offset: int | None = Field(
+        description="Pass as `offset` for the next page; null on the last page.")
+    stale: bool = Field(description="Feeds were imported after the last matching run: "
+                        "POST /vulns/match to bring findings up to date.")
+
+
+class VulnReportRow(Contract):
+    cve: str | None = Field(default=None, description="With by=cve.")
+    model: str | None = Field(default=None, description="With by=model (null: no model).")
+    site: str | None = Field(default=None, description="With by=site (null: no site).")
+    devices: int
+    findings: int
+    active: int = Field(description="Findings still to remediate (open or affected).")
+    overdue: int
+    kev: bool
+    top_priority: str | None
+    p1: int
+    p2: int
+    p3: int
+    p4: int
+
+
+class VulnReportOut(Output):
+    by: str
+    items: list[VulnReportRow]
+
+
+class TriageIn(Input):
+    """A decision about one vulnerability on one device, or on every device that runs
+    a firmware image (`model` + `firmware`; a device's own decision wins)."""
+
+    vulnerability_id: Text = Field(min_length=1, max_length=64, examples=["CVE-2021-36260"])
+    device_id: Id | None = Field(default=None, description="The device (or give model and "
+                                 "firmware).")
+    model: Text | None = Field(default=None, min_length=1, max_length=256,
+                               description="Model id or `VENDOR/MODEL`, with firmware.",
+                               examples=["Hikvision/DS-2CD2026G2-IU/SL"])
+    firmware: Text | None = Field(default=None, min_length=1, max_length=128,
+                                  description="The firmware version, with model.")
+    status: Text = Field(min_length=1, max_length=32,
+                         description="affected, not_affected, false_positive, risk_accepted, "
+                         "or open to withdraw an earlier decision.")
+    justification: Text | None = Field(
+        default=None, max_length=64,
+        description="Required for not_affected (only then): component_not_present, "
+        "vulnerable_code_not_present, vulnerable_code_not_in_execute_path, "
+        "vulnerable_code_cannot_be_controlled_by_adversary or "
+        "inline_mitigations_already_exist.")
+    note: Text | None = Field(default=None, max_length=2000,
+                              description="Why; required for false_positive.")
+    approver: Text | None = Field(default=None, max_length=256,
+                                  description="risk_accepted only: who accepted the risk "
+                                  "(not you).")
+    expires_at: datetime | None = Field(
+        default=None, description="risk_accepted only: when the acceptance lapses (ISO 8601, "
+        "UTC when no offset; at most 730 days ahead).")
+
+
+class TriageOutcome(Output):
+    vulnerability_id: str
+    subject: str = Field(description="The device or firmware image decided about.")
+    status: str
+    justification: str | None
+    note: str | None
+    approver: str | None
+    expires_at: str | None
+    decided_by: str
+    before: dict[str, Any] | None = Field(description="The decision this one replaced.")
+
+
+class MatchIn(Input):
+    full: StrictBool = Field(default=False, description="Re-match everything rather than "
+                             "catch up with what was imported since the last run.")
+
+
+class MatchOut(Output):
+    mode: str = Field(description="full or catch-up")
+    subjects: int = Field(description="Firmware images and devices matched.")
+    components: int
+    assessed: int
+    candidates: int
+    new: int = Field(description="New findings.")
+    fixed: int = Field(description="Findings that stopped matching.")
+    reopened: int
+    alerts: int
+    verified_fixed: int = Field(description="Triaged findings seen fixed.")
+    undecided: int = Field(description="Assessments that could not be decided either way "
+                           "(e.g. a component without a version).")
+    undecided_examples: list[str] = Field(description="The first of them, one line each.")
+
+
+class VulnSettingsIn(Input):
+    response_days: list[Annotated[StrictInt, Field(ge=1, le=3650)]] = Field(
+        min_length=4, max_length=4, examples=[[7, 30, 60, 90]],
+        description="Days to remediate a P1, P2, P3 and P4 finding (not shorter for a "
+        "lower priority).")
+
+
+class VulnSettingsOut(Output):
+    response_days: list[int]
