@@ -89,7 +89,7 @@ def decide(status: str, *, justification: str | None = None, note: str | None = 
         approver = (approver or "").strip()[:256] or None
         if approver is None or expires_at is None:
             raise InputError("risk_accepted needs an approver and an expiry")
-        if approver.lower() == actor.lower():
+        if _person(approver) == _person(actor):
             raise InputError("risk_accepted: the approver must be someone else than you")
         if expires_at <= now:
             raise InputError("risk_accepted: the expiry must be in the future")
@@ -99,6 +99,11 @@ def decide(status: str, *, justification: str | None = None, note: str | None = 
         raise InputError("an approver and an expiry are only for risk_accepted")
     return Decision(chosen, just, note, approver if chosen is FindingStatus.RISK_ACCEPTED
                     else None, expires_at)
+
+
+def _person(name: str) -> str:
+    """Who a name stands for: ``cli:root`` and ``root`` are the same person."""
+    return name.strip().lower().removeprefix("cli:").removeprefix("api:")
 
 
 def effective(decided: str | None, expires_at: datetime | None, suppressed: bool,

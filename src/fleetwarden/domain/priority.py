@@ -144,6 +144,28 @@ def level_for(points: int, kev: bool) -> int:
     return min(level, KEV_FLOOR) if kev else level
 
 
+CONTEXT_MIN = (min(CRITICALITY_POINTS.values()) + min(0, *ZONE_POINTS.values())
+               + min(0, *CLASSIFICATION_POINTS.values()))
+CONTEXT_MAX = (max(CRITICALITY_POINTS.values()) + max(0, *ZONE_POINTS.values())
+               + max(0, *CLASSIFICATION_POINTS.values()))
+"""The range a device's context can add (exposure is the match's, counted apart)."""
+
+
+def points_range(level: int, kev: bool) -> tuple[int, int] | None:
+    """The points [low, high] that give ``level`` (None: the level cannot happen)."""
+    bounds = [(lowest, lvl) for lowest, lvl in THRESHOLDS]
+    low = next((lowest for lowest, lvl in bounds if lvl == level), None)
+    high = next((lowest - 1 for lowest, lvl in bounds if lvl == level - 1), None)
+    if level == 4:
+        low = None
+    if kev:
+        if level > KEV_FLOOR:
+            return None
+        if level == KEV_FLOOR:
+            low = None
+    return (low if low is not None else -(1 << 30), high if high is not None else 1 << 30)
+
+
 def score(signals: VulnSignals, context: DeviceContext) -> Priority:
     """The finding's priority and every factor that counted."""
     base, reasons = signal_points(signals)

@@ -2,18 +2,25 @@
 
 The estate arrives as plain records (from the demo adapter); this use case files
 them through the same services a user would, so the demo's audit log is real.
+``seed_vulnerabilities`` then gives it something to find: the suppliers' firmware SBOMs
+and a small offline feed set, imported as ``sbom import`` and ``feeds import`` would.
+
+Must not: overwrite feed data a database already holds (feeds are shared by every
+tenant, and a real NVD import must never be replaced by demonstration records).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Protocol
 
+from fleetwarden.domain.model import DeviceModel
 from fleetwarden.domain.records import SPECS, RecordKind
-from fleetwarden.ports import DeviceQuery
-from fleetwarden.services import devices, importing, registry
-from fleetwarden.services.context import Platform, Principal
+from fleetwarden.ports import DeviceQuery, UnitOfWork
+from fleetwarden.services import devices, feeds, importing, registry, software
+from fleetwarden.services.context import Permission, Platform, Principal, require
 
 _RENAMES = {"vdp_url": "disclosure_url", "vulnerability_disclosure_url": "disclosure_url",
             "from": "source", "to": "destination"}
@@ -98,3 +105,55 @@ def seed(platform: Platform, principal: Principal, estate: Estate) -> SeedReport
     return SeedReport(len(estate.sites), len(estate.segments), len(estate.suppliers),
                       len(estate.models), report.created, len(estate.iot_systems),
                       len(estate.data_items))
+
+
+# ------------------------------------------------------------------ vulnerability data
+class FirmwareSbom(Protocol):
+    """An SBOM a supplier published for one firmware release of one model."""
+
+    @property
+    def path(self) -> Path: ...
+    @property
+    def vendor(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def firmware(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VulnSeedReport:
+    sboms: int
+    """Firmware SBOMs imported now (images that already have one are left alone, and
+    models the register does not hold are skipped)."""
+    feed_files: int
+    """Feed files imported: 0 when the database already held feed data."""
+    feed_records: dict[str, int] = field(default_factory=dict)
+    """Records imported per source (``nvd``, ``kev``, ``epss``)."""
+
+
+def seed_vulnerabilities(platform: Platform, principal: Principal,
+                         sboms: Sequence[FirmwareSbom], feed_files: Sequence[Path]
+                         ) -> VulnSeedReport:
+    """Import the SBOMs of the register's firmware images that have none yet, then
+    ``feed_files`` unless the database already holds feed data; running it twice
+    imports nothing the second time."""
+    require(principal, Permission.WRITE)
+    with platform.uow(principal.tenant, False) as uow:
+        todo = [s for s in sboms if _needs_sbom(uow, s)]
+        has_feeds = any(row["last_import"] is not None for row in uow.feeds.status(None))
+    for s in todo:
+        software.import_sbom(platform, principal, str(s.path), model=f"{s.vendor}/{s.model}",
+                             firmware=s.firmware)
+    if has_feeds or not feed_files:
+        return VulnSeedReport(len(todo), 0)
+    result = feeds.import_feeds(platform, principal, [str(f) for f in feed_files])
+    return VulnSeedReport(len(todo), len(result.files), dict(result.totals))
+
+
+def _needs_sbom(uow: UnitOfWork, sbom: FirmwareSbom) -> bool:
+    found = uow.records.by_name(RecordKind.MODEL, f"{sbom.vendor}/{sbom.model}")
+    if not isinstance(found, DeviceModel) or found.id is None:
+        return False
+    image = uow.software.firmware_id(found.id, sbom.firmware)
+    return image is None or not uow.software.components_of(firmware_id=image, source="sbom")

@@ -87,7 +87,22 @@ def catch_up_all(platform: Platform) -> int:
         if stale:
             match(platform, Principal(tenant, MATCHER, Role.ENGINEER))
             done += 1
+        else:
+            verify_fixes(platform, tenant)
     return done
+
+
+def verify_fixes(platform: Platform, tenant: Tenant) -> int:
+    """Mark triaged findings whose device moved to a firmware that no longer has them as
+    fixed (the worker does this every round, so a fix shows without a full match)."""
+    now = platform.now()
+    with platform.uow(tenant, True) as uow:
+        fixed = Matcher(uow, now, alerts=False).verify_fixes()
+        if fixed:
+            audit.record(platform, uow, MATCHER, "vulns.verify", "tenant", uow.tenant.id,
+                         after={"verified_fixed": fixed})
+            uow.commit()
+    return fixed
 
 
 # ------------------------------------------------------------------------ reading

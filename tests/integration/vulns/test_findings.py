@@ -318,3 +318,31 @@ def test_feeds_one_tenant_imports_reach_the_others_through_the_worker(
     assert [a.title for a in alerts.list_alerts(p, other, kinds=["vuln.new"])] == [
         "CVE-2024-00008 (CVSS 7.5) affects 1 device"]
     assert vulns.catch_up_all(p) == 0
+
+
+def test_the_worker_verifies_a_fix_without_a_full_match(est: Estate) -> None:
+    p, admin = est.platform, est.env.admin
+    vulns.triage(p, admin, SSL, "affected", device_id=est.ids["cam-other"])
+    devices.update_device(p, admin, est.ids["cam-other"], {"firmware_version": "9.9"})
+    assert vulns.catch_up_all(p) == 0  # nothing stale, but the fix is seen
+    fixed = est.find(statuses=(FindingStatus.FIXED,), site="Depot")
+    assert [(f.device_name, f.vulnerability_id) for f in fixed] == [("cam-other", SSL)]
+    assert est.find(statuses=(FindingStatus.FIXED,), site="HQ") == []
+    assert [e for e in audit.export(p, admin) if e.action == "vulns.verify"]
+
+
+def test_report_ranks_by_what_is_still_active(est: Estate) -> None:
+    p, admin = est.platform, est.env.admin
+    for name in ("cam-old-1", "cam-old-2", "cam-other"):
+        vulns.triage(p, admin, SSL, "false_positive", device_id=est.ids[name],
+                     note="the build disables the affected code")
+    [row] = [r for r in vulns.report(p, admin, "cve") if r["cve"] == SSL]
+    assert (row["active"], row["top_priority"], row["findings"]) == (0, None, 3)
+
+
+def test_a_cli_actor_cannot_approve_its_own_risk(est: Estate) -> None:
+    local = accounts.local_principal(est.env.admin.tenant, "root")
+    with pytest.raises(InputError, match="someone else"):
+        vulns.triage(est.platform, local, SSL, "risk_accepted",
+                     device_id=est.ids["cam-other"], approver="ROOT",
+                     expires_at=datetime.now(UTC) + timedelta(days=30))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -388,14 +389,230 @@ class SqlFindingRepository:
     # ------------------------------------------------------------------ findings
     def findings(self, q: FindingQuery, now: datetime,
                  response_days: tuple[int, int, int, int]) -> list[dict[str, Any]]:
-        """A page of findings, most urgent first (see the module docstring)."""
-        u = self._union(now, response_days, q).subquery("f")
-        stmt = select(u)
-        stmt = _filter(stmt, u, q)
-        stmt = stmt.order_by(u.c.priority, u.c.kev.desc(), u.c.first_seen, u.c.device_id,
-                             u.c.vulnerability_id, u.c.match_id)
-        stmt = stmt.limit(q.limit).offset(q.offset)
-        return list(_decode(dict(r._mapping) for r in self._conn.execute(stmt)))
+        """A page of findings in the order (priority, KEV first, first seen, match, device).
+
+        Matches are few (per image), devices many: per priority level the page streams
+        the matches that can reach it, in order (an index scan that stops when the page
+        is full), and asks SQL only for the devices of one match at that level (an index
+        range of the image's devices, their context points computed in SQL). One device's
+        findings are worked out in Python from its context.
+        """
+        if q.device_id is not None:
+            out = self._device_findings(q, now, response_days)
+        else:
+            out = self._estate_findings(q, now, response_days)
+        return list(_decode(self._with_details(out)))
+
+    def _estate_findings(self, q: FindingQuery, now: datetime,
+                         days: tuple[int, int, int, int]) -> list[dict[str, Any]]:
+        wanted = set(q.statuses)
+        skip, need = q.offset, q.limit
+        out: list[dict[str, Any]] = []
+        for level in sorted(q.priorities or (1, 2, 3, 4)):
+            for kev in ((True,) if q.kev else (True, False)):
+                span = prio.points_range(level, kev)
+                if span is None:
+                    continue
+                if q.overdue:
+                    cutoff: datetime | None = now - timedelta(days=days[level - 1])
+                else:
+                    cutoff = None
+                for m in self._stream_matches(q, kev, span, cutoff,
+                                              FindingStatus.FIXED in wanted):
+                    rows = self._devices_at(m, span, q, now, skip + need)
+                    if len(rows) <= skip:
+                        skip -= len(rows)
+                        continue
+                    rows, skip = rows[skip:], 0
+                    out += [_finding_row(m, r, level, now, days) for r in rows[:need]]
+                    need -= min(need, len(rows))
+                    if need == 0:
+                        return out
+        if need and FindingStatus.FIXED in wanted and not q.kev:
+            stmt = self._fixed_by_decision(now, q).order_by(
+                finding_decisions.c.fixed_at, finding_decisions.c.id).limit(
+                need).offset(skip)
+            out += [{**dict(r._mapping), "_done": True} for r in self._conn.execute(stmt)]
+        return out
+
+    def _device_findings(self, q: FindingQuery, now: datetime,
+                         days: tuple[int, int, int, int]) -> list[dict[str, Any]]:
+        """One device: its context once, every match's level and status in Python."""
+        d, s, st, dm, c, dd = (devices, segments, sites, device_models, device_data_classes,
+                               finding_decisions)
+        assert q.device_id is not None
+        dev = self._conn.execute(
+            select(d.c.id.label("device_id"), d.c.name.label("device_name"),
+                   d.c.criticality, d.c.lifecycle_state, s.c.zone, c.c.classification,
+                   st.c.name.label("site"), (dm.c.vendor + " " + dm.c.model).label("model"),
+                   d.c.model_id, d.c.firmware_version)
+            .select_from(d.outerjoin(s, s.c.id == d.c.segment_id)
+                         .outerjoin(st, st.c.id == d.c.site_id)
+                         .outerjoin(dm, dm.c.id == d.c.model_id)
+                         .outerjoin(c, and_(c.c.tenant_id == self._tid,
+                                            c.c.device_id == d.c.id)))
+            .where(d.c.tenant_id == self._tid, d.c.id == q.device_id)).first()
+        if dev is None or dev.lifecycle_state == LifecycleState.DISPOSED.value:
+            return []
+        if (q.site is not None and dev.site != q.site) or (
+                q.model_id is not None and dev.model_id != q.model_id):
+            return []
+        ctx = prio.context_points(prio.DeviceContext(False, dev.zone, dev.criticality,
+                                                     dev.classification))[0]
+        own = {r.vulnerability_id: r for r in self._conn.execute(select(dd).where(
+            dd.c.tenant_id == self._tid, dd.c.device_id == q.device_id))}
+        wanted = {x.value for x in q.statuses} or {
+            x.value for x in FindingStatus if x is not FindingStatus.FIXED}
+        found = []
+        for m in self._candidate_matches(q, include_fixed=FindingStatus.FIXED.value in wanted):
+            points = m["signal_points"] + ctx + (prio.EXPOSED_POINTS if m["exposed"] else 0)
+            level = prio.level_for(points, bool(m["kev"]))
+            if q.priorities and level not in q.priorities:
+                continue
+            decision = own.get(m["vulnerability_id"])
+            status = _device_status(m, decision, now)
+            if status not in wanted:
+                continue
+            row = _DeviceRow(dev, decision, points, status)
+            item = _finding_row(m, row, level, now, days)
+            if q.overdue and not item["overdue"]:
+                continue
+            found.append(item)
+        found.sort(key=lambda f: (f["priority"], not f["kev"], f["first_seen"],
+                                  f["match_id"]))
+        return found[q.offset:q.offset + q.limit]
+
+    def _stream_matches(self, q: FindingQuery, kev: bool, span: tuple[int, int],
+                        cutoff: datetime | None, include_fixed: bool) -> Any:
+        """Matches with ``kev`` that some device could have at points in ``span``, in page
+        order; read lazily, so a full page stops the scan."""
+        m = vuln_matches
+        base = m.c.signal_points + case((m.c.exposed, prio.EXPOSED_POINTS), else_=0)
+        stmt = self._match_select().where(
+            m.c.kev == kev, base + prio.CONTEXT_MAX >= span[0],
+            base + prio.CONTEXT_MIN <= span[1])
+        if cutoff is not None:
+            stmt = stmt.where(m.c.first_seen < cutoff)
+        stmt = self._narrow_matches(stmt, q, include_fixed).order_by(m.c.first_seen, m.c.id)
+        result = self._conn.execution_options(yield_per=200).execute(stmt)
+        try:
+            for r in result:
+                yield dict(r._mapping)
+        finally:
+            result.close()
+
+    def _candidate_matches(self, q: FindingQuery, *, include_fixed: bool
+                           ) -> list[dict[str, Any]]:
+        """Every match a query can list (used for one device's few hundred)."""
+        stmt = self._narrow_matches(self._match_select(), q, include_fixed)
+        return [dict(r._mapping) for r in self._conn.execute(stmt)]
+
+    def _match_select(self) -> Select[Any]:
+        m, fw, fd = vuln_matches, firmware_images, finding_decisions
+        return (select(m.c.id.label("match_id"), m.c.firmware_id,
+                       m.c.device_id.label("own_device_id"), m.c.vulnerability_id,
+                       m.c.signal_points, m.c.kev, m.c.exposed, m.c.vex_status,
+                       m.c.first_seen, m.c.fixed_at, fw.c.model_id.label("image_model_id"),
+                       fw.c.version.label("image_version"),
+                       fd.c.status.label("image_status"),
+                       fd.c.justification.label("image_justification"),
+                       fd.c.note.label("image_note"), fd.c.approver.label("image_approver"),
+                       fd.c.expires_at.label("image_expires_at"),
+                       fd.c.decided_by.label("image_decided_by"))
+                .select_from(m.outerjoin(fw, fw.c.id == m.c.firmware_id)
+                             .outerjoin(fd, and_(fd.c.tenant_id == self._tid,
+                                                 fd.c.firmware_id == m.c.firmware_id,
+                                                 fd.c.vulnerability_id
+                                                 == m.c.vulnerability_id)))
+                .where(m.c.tenant_id == self._tid))
+
+    def _narrow_matches(self, stmt: Select[Any], q: FindingQuery,
+                        include_fixed: bool) -> Select[Any]:
+        m, fw = vuln_matches, firmware_images
+        if not include_fixed:
+            stmt = stmt.where(m.c.fixed_at.is_(None))
+        if q.kev:
+            stmt = stmt.where(m.c.kev == True)  # noqa: E712 - SQL expression
+        if q.vulnerability_id is not None:
+            stmt = stmt.where(m.c.vulnerability_id == q.vulnerability_id)
+        if q.model_id is not None:
+            stmt = stmt.where(or_(fw.c.model_id == q.model_id, m.c.device_id.is_not(None)))
+        if q.device_id is not None:
+            image = self.firmware_of_device(q.device_id)
+            stmt = stmt.where(or_(m.c.device_id == q.device_id,
+                                  m.c.firmware_id == image if image is not None
+                                  else literal(False)))
+        return stmt
+
+    def _with_details(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add what the page shows of each match and its vulnerability (one query)."""
+        m, v = vuln_matches, vulnerabilities
+        ids = sorted({r["match_id"] for r in rows if not r.get("_done")})
+        details: dict[int, dict[str, Any]] = {}
+        for i in range(0, len(ids), CHUNK):
+            for r in self._conn.execute(
+                    select(m.c.id, m.c.component_name, m.c.component_version,
+                           m.c.component_purl, m.c.component_cpe, m.c.component_source,
+                           m.c.basis, m.c.reasons, m.c.signal_reasons, m.c.epss,
+                           m.c.vex_source, v.c.aliases, v.c.summary, v.c.cvss_version,
+                           v.c.cvss_score, v.c.cvss_vector)
+                    .select_from(m.outerjoin(v, v.c.id == m.c.vulnerability_id))
+                    .where(m.c.tenant_id == self._tid, m.c.id.in_(ids[i:i + CHUNK]))):
+                details[r.id] = {k: x for k, x in r._mapping.items() if k != "id"}
+        return [r if r.get("_done") else {**r, **details[r["match_id"]]} for r in rows]
+
+    def _devices_at(self, m: dict[str, Any], span: tuple[int, int],
+                    q: FindingQuery, now: datetime, limit: int) -> list[Any]:
+        """The devices a match reaches at ``level`` (in device order), with what the
+        finding row needs of them."""
+        d, s, st, dm, c = devices, segments, sites, device_models, device_data_classes
+        dd = finding_decisions
+        points = (literal(m["signal_points"] + (prio.EXPOSED_POINTS if m["exposed"] else 0))
+                  + case(prio.CRITICALITY_POINTS, value=d.c.criticality, else_=0)
+                  + case(prio.ZONE_POINTS, value=s.c.zone, else_=0)
+                  + case(prio.CLASSIFICATION_POINTS, value=c.c.classification, else_=0))
+        valid = and_(dd.c.status.is_not(None),
+                     or_(dd.c.status != FindingStatus.RISK_ACCEPTED.value,
+                         dd.c.expires_at.is_(None), dd.c.expires_at > now))
+        status = (literal(FindingStatus.FIXED.value) if m["fixed_at"] is not None
+                  else case((valid, dd.c.status), else_=_fallback_status(m, now)))
+        stmt = (select(d.c.id.label("device_id"), d.c.name.label("device_name"),
+                       d.c.criticality, s.c.zone, c.c.classification,
+                       points.label("points"), status.label("status"),
+                       st.c.name.label("site"), (dm.c.vendor + " " + dm.c.model)
+                       .label("model"), d.c.model_id, d.c.firmware_version,
+                       dd.c.status.label("own_status"), dd.c.justification, dd.c.note,
+                       dd.c.approver, dd.c.expires_at, dd.c.decided_by)
+                .select_from(d.outerjoin(s, s.c.id == d.c.segment_id)
+                             .outerjoin(st, st.c.id == d.c.site_id)
+                             .outerjoin(dm, dm.c.id == d.c.model_id)
+                             .outerjoin(c, and_(c.c.tenant_id == self._tid,
+                                                c.c.device_id == d.c.id))
+                             .outerjoin(dd, and_(dd.c.tenant_id == self._tid,
+                                                 dd.c.device_id == d.c.id,
+                                                 dd.c.vulnerability_id
+                                                 == m["vulnerability_id"])))
+                .where(d.c.tenant_id == self._tid,
+                       d.c.lifecycle_state != LifecycleState.DISPOSED.value,
+                       points >= span[0], points <= span[1]))
+        if m["own_device_id"] is not None:
+            stmt = stmt.where(d.c.id == m["own_device_id"])
+        else:
+            stmt = stmt.where(d.c.model_id == m["image_model_id"],
+                              d.c.firmware_version == m["image_version"])
+        if q.device_id is not None:
+            stmt = stmt.where(d.c.id == q.device_id)
+        if q.site is not None:
+            stmt = stmt.where(st.c.name == q.site)
+        if q.model_id is not None:
+            stmt = stmt.where(d.c.model_id == q.model_id)
+        wanted = [x.value for x in q.statuses] or [
+            x.value for x in FindingStatus if x is not FindingStatus.FIXED]
+        if q.overdue:
+            wanted = [x for x in wanted if x in (FindingStatus.OPEN.value,
+                                                 FindingStatus.AFFECTED.value)]
+        stmt = stmt.where(status.in_(wanted))
+        return list(self._conn.execute(stmt.order_by(d.c.id).limit(limit)))
 
     def report(self, by: str, q: FindingQuery, now: datetime,
                response_days: tuple[int, int, int, int]) -> list[dict[str, Any]]:
@@ -411,7 +628,8 @@ class SqlFindingRepository:
                        func.sum(case((and_(active, u.c.overdue == 1), 1), else_=0))
                        .label("overdue"),
                        func.sum(case((u.c.kev, 1), else_=0)).label("kev"),
-                       func.min(u.c.priority).label("top_priority"),
+                       func.min(case((active, u.c.priority), else_=None))
+                       .label("top_priority"),
                        *[func.sum(case((and_(active, u.c.priority == lvl), 1), else_=0))
                          .label(f"p{lvl}") for lvl in (1, 2, 3, 4)])
                 .where(u.c.status != FindingStatus.FIXED.value).group_by(*key))
@@ -518,13 +736,87 @@ class SqlFindingRepository:
                .outerjoin(st, st.c.id == d.c.site_id).outerjoin(dm, dm.c.id == d.c.model_id)
                .outerjoin(v, v.c.id == fd.c.vulnerability_id))
         where = [fd.c.tenant_id == self._tid, fd.c.fixed_at.is_not(None)]
-        if q.device_id is not None:
-            where.append(d.c.id == q.device_id)
-        if q.vulnerability_id is not None:
-            where.append(fd.c.vulnerability_id == q.vulnerability_id)
+        where += _narrow(replace(q, kev=False), fd, d, st)
         if q.kev or (q.statuses and FindingStatus.FIXED not in q.statuses) or not q.statuses:
             where.append(literal(False))
         return select(*cols).select_from(frm).where(*where)
+
+
+def _reachable(m: dict[str, Any], level: int) -> tuple[int, int] | None:
+    """The points range giving ``level``, or None when no device context can reach it."""
+    span = prio.points_range(level, bool(m["kev"]))
+    if span is None:
+        return None
+    base = m["signal_points"] + (prio.EXPOSED_POINTS if m["exposed"] else 0)
+    if base + prio.CONTEXT_MAX < span[0] or base + prio.CONTEXT_MIN > span[1]:
+        return None
+    return span
+
+
+@dataclass(frozen=True, slots=True)
+class _DeviceRow:
+    """One device's part of a finding row, as ``_devices_at`` returns it."""
+
+    dev: Any
+    decision: Any
+    points: int
+    status: str
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("justification", "note", "approver", "expires_at", "decided_by"):
+            return getattr(self.decision, name) if self.decision is not None else None
+        if name == "own_status":
+            return self.decision.status if self.decision is not None else None
+        return getattr(self.dev, name)
+
+
+def _device_status(m: dict[str, Any], decision: Any, now: datetime) -> str:
+    """A finding's status on a device, given the device's own decision (if any)."""
+    if m["fixed_at"] is not None:
+        return FindingStatus.FIXED.value
+    if decision is not None:
+        expires = _utc(decision.expires_at)
+        if not (decision.status == FindingStatus.RISK_ACCEPTED.value
+                and expires is not None and expires <= now):
+            return str(decision.status)
+    return _fallback_status(m, now)
+
+
+def _fallback_status(m: dict[str, Any], now: datetime) -> str:
+    """A finding's status when its device has no decision of its own."""
+    image = m["image_status"]
+    expires = _utc(m["image_expires_at"])
+    if image is not None and not (image == FindingStatus.RISK_ACCEPTED.value
+                                  and expires is not None and expires <= now):
+        return str(image)
+    if m["vex_status"] in SUPPRESSING:
+        return FindingStatus.SUPPRESSED.value
+    if m["vex_status"] == VexStatus.AFFECTED.value:
+        return FindingStatus.AFFECTED.value
+    return FindingStatus.OPEN.value
+
+
+def _finding_row(m: dict[str, Any], r: Any, level: int, now: datetime,
+                 days: tuple[int, int, int, int]) -> dict[str, Any]:
+    own = r.own_status is not None
+    first_seen = _utc(m["first_seen"])
+    assert first_seen is not None
+    active = r.status in (FindingStatus.OPEN.value, FindingStatus.AFFECTED.value)
+    return {
+        "match_id": m["match_id"], "device_id": r.device_id, "device_name": r.device_name,
+        "vulnerability_id": m["vulnerability_id"], "kev": m["kev"], "exposed": m["exposed"],
+        "zone": r.zone, "criticality": r.criticality,
+        "classification": r.classification, "points": r.points, "priority": level,
+        "first_seen": first_seen, "status": r.status,
+        "overdue": 1 if active and first_seen < now - timedelta(days=days[level - 1]) else 0,
+        "site": r.site, "model": r.model, "model_id": r.model_id,
+        "firmware_version": r.firmware_version,
+        "justification": r.justification if own else m["image_justification"],
+        "note": r.note if own else m["image_note"],
+        "approver": r.approver if own else m["image_approver"],
+        "expires_at": r.expires_at if own else m["image_expires_at"],
+        "decided_by": r.decided_by if own else m["image_decided_by"],
+        "fixed_at": m["fixed_at"]}
 
 
 def _installed(r: Any) -> InstalledComponent:

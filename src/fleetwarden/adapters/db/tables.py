@@ -601,7 +601,7 @@ vuln_matches = Table(
     Index(None, "tenant_id", "firmware_id"),
     Index(None, "tenant_id", "device_id"),
     Index(None, "tenant_id", "vulnerability_id"),
-    Index(None, "tenant_id", "kev", "signal_points"),
+    Index(None, "tenant_id", "kev", "first_seen", "id"),
 )
 
 # A person's triage of one vulnerability on one device, or on every device running one

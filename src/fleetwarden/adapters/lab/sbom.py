@@ -2,14 +2,15 @@
 
 One SBOM per model and firmware version, for every model that appears in a plan and
 every firmware version the estate catalogue knows for it (not only the versions the
-plan's devices run): a supplier publishes one per release. Its components follow the
-planner's rule and are built by the planner's own ``stack_components``, so an SBOM and a
-device's ``components`` agree: every firmware but the newest carries the family's
-outdated stack, the newest the current one. Most suppliers
-publish CycloneDX 1.5 JSON; those listed under ``[sbom] spdx_vendors`` in
-families.toml publish SPDX 2.3 JSON. Output is
-reproducible: serial numbers and namespaces are derived from vendor/model/firmware and
-the creation time is fixed, so two runs give byte-identical files.
+plan's devices run): a supplier publishes one per release. ``write_catalogue_sboms``
+does the same for every model of every lab family, without a plan (the demo imports
+them). Components follow the planner's rule and are built by the planner's own
+``stack_components``, so an SBOM and a device's ``components`` agree: every firmware
+but the newest carries the family's outdated stack, the newest the current one. Most
+suppliers publish CycloneDX 1.5 JSON; those listed under ``[sbom] spdx_vendors`` in
+families.toml publish SPDX 2.3 JSON. Output is reproducible: serial numbers and
+namespaces are derived from vendor/model/firmware and the creation time is fixed, so two
+runs give byte-identical files.
 
 Must not: open sockets, write outside ``out_dir``, or decide what a device runs
 (``firmware_stack`` mirrors the planner's choice of stack; a test holds them together).
@@ -94,45 +95,74 @@ def sbom_filename(vendor: str, model: str, firmware: str) -> str:
     return stem + (".spdx.json" if sbom_format(vendor) == SPDX else ".cdx.json")
 
 
+@dataclass(frozen=True, slots=True)
+class SbomFile:
+    """One written SBOM and the release it describes (as ``index.json`` lists it)."""
+
+    path: Path
+    vendor: str
+    model: str
+    firmware: str
+    format: str
+    """``cyclonedx-1.5`` or ``spdx-2.3``."""
+
+
 def write_sboms(
     plan: LabPlan, out_dir: Path, *, progress: Callable[[int, int], None] | None = None
 ) -> list[Path]:
     """Write one SBOM per model x firmware of the plan's models, plus ``index.json``;
     returns the SBOM paths (not the index)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} exists and is not a directory; give a directory for SBOMs")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    releases = _releases(plan)
-    written: list[Path] = []
-    index: list[dict[str, Any]] = []
-    for done, release in enumerate(releases, start=1):
-        path = out_dir / sbom_filename(release.vendor, release.name, release.firmware)
-        if path in written:
-            raise InputError(f"two SBOMs would share the file name {path.name}")
-        parts = firmware_components(release.family, release.model, release.firmware)
-        fmt = sbom_format(release.vendor)
-        document = _spdx(release, parts) if fmt == SPDX else _cyclonedx(release, parts)
-        path.write_text(document, encoding="utf-8")
-        written.append(path)
-        index.append(_index_entry(release, path, fmt, len(parts)))
-        if progress is not None:
-            progress(done, len(releases))
-    _write_json(out_dir / "index.json", {
-        "scenario": plan.scenario, "seed": plan.seed, "created": _iso(CREATED),
-        "sboms": index,
-    })
-    return written
-
-
-def _releases(plan: LabPlan) -> list[_Release]:
-    """Every firmware (oldest first) of every model the plan uses, by vendor and model."""
     fams = families()
     used: dict[tuple[str, str], str] = {}
     for device in plan.devices:
         used.setdefault((device.vendor, device.model), device.family)
+    releases = _releases([(fams[family], vendor, name)
+                          for (vendor, name), family in sorted(used.items())])
+    written = _write(releases, out_dir, {"scenario": plan.scenario, "seed": plan.seed},
+                     progress)
+    return [w.path for w in written]
+
+
+def write_catalogue_sboms(
+    out_dir: Path, *, progress: Callable[[int, int], None] | None = None
+) -> list[SbomFile]:
+    """Write one SBOM per firmware of every model of every lab family, plus
+    ``index.json`` (``scenario`` and ``seed`` null): what all the lab's suppliers publish."""
+    releases = _releases(sorted(((f, str(m["vendor"]), str(m["model"]))
+                                 for f in families().values() for m in f.models),
+                                key=lambda t: (t[1], t[2])))
+    return _write(releases, out_dir, {"scenario": None, "seed": None}, progress)
+
+
+def _write(releases: list[_Release], out_dir: Path, head: dict[str, Any],
+           progress: Callable[[int, int], None] | None) -> list[SbomFile]:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"{out_dir} exists and is not a directory; give a directory for SBOMs")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[SbomFile] = []
+    names: set[str] = set()
+    index: list[dict[str, Any]] = []
+    for done, release in enumerate(releases, start=1):
+        path = out_dir / sbom_filename(release.vendor, release.name, release.firmware)
+        if path.name in names:
+            raise InputError(f"two SBOMs would share the file name {path.name}")
+        names.add(path.name)
+        parts = firmware_components(release.family, release.model, release.firmware)
+        fmt = sbom_format(release.vendor)
+        document = _spdx(release, parts) if fmt == SPDX else _cyclonedx(release, parts)
+        path.write_text(document, encoding="utf-8")
+        written.append(SbomFile(path, release.vendor, release.name, release.firmware, fmt))
+        index.append(_index_entry(release, path, fmt, len(parts)))
+        if progress is not None:
+            progress(done, len(releases))
+    _write_json(out_dir / "index.json", {**head, "created": _iso(CREATED), "sboms": index})
+    return written
+
+
+def _releases(models: list[tuple[Family, str, str]]) -> list[_Release]:
+    """Every firmware (oldest first) of each (family, vendor, model), in the given order."""
     out: list[_Release] = []
-    for (vendor, name), family_name in sorted(used.items()):
-        family = fams[family_name]
+    for family, vendor, name in models:
         model = next(m for m in family.models if m["vendor"] == vendor and m["model"] == name)
         out.extend(_Release(family, model, str(f)) for f in model["firmware_versions"])
     return out

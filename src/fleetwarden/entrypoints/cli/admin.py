@@ -18,7 +18,7 @@ from fleetwarden.entrypoints.cli.render import OutputFormat, console, ok, rows
 from fleetwarden.entrypoints.cli.state import _os_user, state
 from fleetwarden.entrypoints.presenters import change_view, event_view, user_view
 from fleetwarden.errors import AuditChainError, InputError
-from fleetwarden.services import accounts, alerts, audit, changes
+from fleetwarden.services import accounts, alerts, audit, changes, vulns
 from fleetwarden.settings import load_settings
 
 
@@ -261,6 +261,35 @@ def discovery_settings(
         console.print(f"webhook: {alerts.shown_url(url) if url else 'none'}"
                       + (f" ({'signed' if settings.alert_webhook_secret else 'unsigned'})"
                          if url else ""), markup=False)
+
+
+@settings_app.command("vulns")
+def vulns_settings(
+    ctx: typer.Context,
+    response_days: Annotated[str | None, typer.Option(
+        "--response-days", metavar="P1,P2,P3,P4",
+        help="Days to remediate a finding of each priority, from when it was first seen.")]
+    = None,
+) -> None:
+    """Vulnerability settings: the response time per priority, which sets due dates.
+
+    With no option, shows them. Example: fleetwarden settings vulns --response-days 7,30,60,90
+    """
+    st = state(ctx)
+    principal = st.principal()
+    settings = principal.tenant.settings
+    if response_days is not None:
+        try:
+            days = [int(d) for d in response_days.replace(" ", "").split(",")]
+        except ValueError:
+            raise InputError(f"--response-days {response_days[:40]!r}: four whole numbers of "
+                             "days, P1 to P4, e.g. 7,30,60,90") from None
+        settings = vulns.set_response_days(st.app().platform, principal, days).settings
+    shown = ", ".join(f"P{n} {d} days" for n, d in enumerate(vulns.response_days(settings), 1))
+    if response_days is not None:
+        ok(f"response times: {shown}")
+    else:
+        console.print(f"response times: {shown}", markup=False)
 
 
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)

@@ -24,6 +24,7 @@ from fleetwarden.entrypoints.cli import (
     serve,
     software,
     unregistered,
+    vulns,
 )
 from fleetwarden.entrypoints.cli.state import CliState
 from fleetwarden.errors import FleetwardenError
@@ -78,6 +79,7 @@ app.add_typer(unregistered.app, name="unregistered")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(software.sbom_app, name="sbom")
 app.add_typer(software.feeds_app, name="feeds")
+app.add_typer(vulns.app, name="vulns")
 
 
 

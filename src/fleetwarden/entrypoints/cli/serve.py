@@ -13,6 +13,7 @@ import typer
 
 from fleetwarden.adapters.db.engine import make_engine
 from fleetwarden.adapters.db.migrate import upgrade
+from fleetwarden.adapters.demo import vulns as demo_vulns
 from fleetwarden.adapters.demo.estate import generate_demo_estate
 from fleetwarden.adapters.lab import control as lab_control
 from fleetwarden.adapters.lab.plan import LabPlan
@@ -21,7 +22,7 @@ from fleetwarden.entrypoints.cli.admin import print_token
 from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import _os_user, state
 from fleetwarden.ports import ScanOptions
-from fleetwarden.services import accounts, demo, schedules
+from fleetwarden.services import accounts, demo, schedules, vulns
 from fleetwarden.services.context import Platform, Principal
 from fleetwarden.settings import load_settings
 
@@ -128,6 +129,7 @@ def demo_command(
         principal = accounts.local_principal(existing[DEMO_TENANT], _os_user())
         token = accounts.issue_token(platform, principal, DEMO_ADMIN, "demo run").token
         console.print(f"demo estate already in {settings.db_url}", markup=False)
+        _seed_vulns(platform, principal, settings.home)  # a demo made before it had them
     else:
         issued = accounts.create_tenant(platform, actor, DEMO_TENANT, DEMO_ADMIN)
         token = issued.token
@@ -141,6 +143,7 @@ def demo_command(
             f"seeded {report.devices} devices, {report.sites} sites, {report.segments} "
             f"segments, {report.models} models, {report.systems} IoT systems, "
             f"{report.data_items} data items", markup=False)
+        _seed_vulns(platform, accounts.local_principal(tenant, _os_user()), settings.home)
         if plan is not None:
             watched = _watch_lab_segments(platform, accounts.local_principal(tenant, _os_user()),
                                           plan)
@@ -164,6 +167,28 @@ def demo_command(
         if started_lab:
             lab_control.stop(settings.home)
             console.print("lab stopped", markup=False)
+
+
+def _seed_vulns(platform: Platform, principal: Principal, home: Path) -> None:
+    """The lab suppliers' firmware SBOMs and the bundled demo feeds, so the demo has
+    findings; nothing is imported twice, and feeds already in the database are kept."""
+    sbom_dir = home / "demo" / "sboms"
+    with console.status("importing firmware SBOMs and the demo vulnerability feeds ..."):
+        files = demo_vulns.write_firmware_sboms(sbom_dir)
+        report = demo.seed_vulnerabilities(platform, principal, files,
+                                           demo_vulns.feed_files())
+        if not report.sboms and not report.feed_files:
+            return
+        counts = vulns.report(platform, principal, "cve")
+    found = sum(r["findings"] for r in counts)
+    kev = sum(r["findings"] for r in counts if r["kev"])
+    feeds = (f"the demo feeds ({report.feed_records.get('nvd', 0)} CVEs, "
+             f"{report.feed_records.get('kev', 0)} in CISA KEV; demonstration data, see "
+             f"{demo_vulns.FEED_DIR / 'README.md'})" if report.feed_files
+             else "no feeds (the database already has feed data)")
+    console.print(f"imported {report.sboms} firmware SBOMs (copies in {sbom_dir}) and "
+                  f"{feeds}: {found} findings, {kev} of them in KEV "
+                  "(`fleetwarden vulns list`)", markup=False)
 
 
 def _watch_lab_segments(platform: Platform, principal: Principal, plan: LabPlan) -> int:

@@ -87,7 +87,7 @@ def upgrade() -> None:
     with op.batch_alter_table('vuln_matches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_vuln_matches_tenant_id_device_id'), ['tenant_id', 'device_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_vuln_matches_tenant_id_firmware_id'), ['tenant_id', 'firmware_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_vuln_matches_tenant_id_kev_signal_points'), ['tenant_id', 'kev', 'signal_points'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vuln_matches_tenant_id_kev_first_seen_id'), ['tenant_id', 'kev', 'first_seen', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_vuln_matches_tenant_id_vulnerability_id'), ['tenant_id', 'vulnerability_id'], unique=False)
 
     with op.batch_alter_table('device_models', schema=None) as batch_op:
@@ -109,7 +109,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('vuln_matches', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_vuln_matches_tenant_id_vulnerability_id'))
-        batch_op.drop_index(batch_op.f('ix_vuln_matches_tenant_id_kev_signal_points'))
+        batch_op.drop_index(batch_op.f('ix_vuln_matches_tenant_id_kev_first_seen_id'))
         batch_op.drop_index(batch_op.f('ix_vuln_matches_tenant_id_firmware_id'))
         batch_op.drop_index(batch_op.f('ix_vuln_matches_tenant_id_device_id'))
 
