@@ -42,6 +42,9 @@ from fleetwarden.ports import UnitOfWork
 MAX_ALERT_DEVICES = 100
 """Device ids listed in one alert (the count is always exact)."""
 
+SMALL_SCOPE = 20_000
+"""Up to this many changed records, stored matches are read by record, not by subject."""
+
 Progress = Callable[[int, int], None]
 """(subjects done, subjects in all)."""
 
@@ -213,10 +216,16 @@ class Matcher:
         fw = [s.firmware_id for s in subjects if s.firmware_id is not None]
         dev = [s.device_id for s in subjects if s.device_id is not None]
         found: list[StoredMatch] = []
-        if fw:
-            found += self.uow.findings.stored(firmware_ids=fw)
-        if dev:
-            found += self.uow.findings.stored(device_ids=dev)
+        if scope is not None and len(scope) <= SMALL_SCOPE:
+            # a few changed records: their matches, not every match of every subject
+            subject_keys = {(s.firmware_id, s.device_id) for s in subjects}
+            found = [m for m in self.uow.findings.stored(vulnerability_ids=sorted(scope))
+                     if (m.firmware_id, m.device_id) in subject_keys]
+        else:
+            if fw:
+                found += self.uow.findings.stored(firmware_ids=fw)
+            if dev:
+                found += self.uow.findings.stored(device_ids=dev)
         out: dict[tuple[int | None, int | None], list[StoredMatch]] = {}
         for m in found:
             if scope is None or m.vulnerability_id in scope:

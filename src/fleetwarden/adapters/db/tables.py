@@ -487,6 +487,7 @@ vulnerabilities = Table(
     # the matching data (configurations or affected packages, every CVSS) as JSON
     Column("data", Text, nullable=False),
     Column("imported_at", TS, nullable=False),
+    Index(None, "imported_at"),  # what changed since a tenant last matched (ADR 0009)
 )
 
 # What a vulnerability can match: cpe "vendor:product" or pkg "ecosystem:name" keys, so
