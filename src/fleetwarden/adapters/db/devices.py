@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from fleetwarden.adapters.db.tables import (
+    as_utc,
     device_addresses,
     device_identifiers,
     device_models,
@@ -51,12 +52,6 @@ _COLUMNS = [
     sites.c.name.label("site_name"),
     segments.c.name.label("segment_name"),
 ]
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _split(text_value: str) -> tuple[str, ...]:
@@ -88,8 +83,8 @@ def row_to_device(r: Any) -> Device:
         segment=r.segment_name,
         owner=r.owner,
         criticality=Criticality(r.criticality),
-        first_seen=_utc(r.first_seen),
-        last_seen=_utc(r.last_seen),
+        first_seen=as_utc(r.first_seen),
+        last_seen=as_utc(r.last_seen),
         tags=_split(r.tags),
         ever_in_service=bool(r.ever_in_service),
     )

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from fleetwarden.adapters.db.tables import (
     alerts,
+    as_utc,
     device_addresses,
     device_identifiers,
     devices,
@@ -40,12 +41,6 @@ _HOST_COLUMNS = {"ip", "mac", "hostname", "serial", "ssh_host_key"}
 _STRONG_DEVICE_KINDS = {"serial", "mac", "cert_sha256"}
 
 
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-
-
 def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
     batch = sorted(set(values))
     for i in range(0, len(batch), CHUNK):
@@ -65,8 +60,8 @@ def _row_to_host(r: Any) -> DiscoveredHost:
         fingerprint=json.loads(r.fingerprint), services=tuple(json.loads(r.services)),
         overrides=json.loads(r.overrides),
         sources=tuple(r.sources.split(",")) if r.sources else (), segment_id=r.segment_id,
-        first_seen=_utc(r.first_seen), last_seen=_utc(r.last_seen),
-        missing_since=_utc(r.missing_since), last_scan_id=r.last_scan_id, note=r.note)
+        first_seen=as_utc(r.first_seen), last_seen=as_utc(r.last_seen),
+        missing_since=as_utc(r.missing_since), last_scan_id=r.last_scan_id, note=r.note)
 
 
 def _host_values(h: DiscoveredHost) -> dict[str, Any]:
@@ -88,18 +83,18 @@ def _row_to_scan(r: Any) -> ScanRecord:
     return ScanRecord(
         id=r.id, tenant_id=r.tenant_id, sources=tuple(r.sources.split(",")), actor=r.actor,
         status=r.status, targets=tuple(json.loads(r.targets)), options=json.loads(r.options),
-        started_at=_utc(r.started_at) or datetime.now(UTC), outside_scope=r.outside_scope,
+        started_at=as_utc(r.started_at) or datetime.now(UTC), outside_scope=r.outside_scope,
         registered=r.registered, segment_id=r.segment_id, schedule_id=r.schedule_id,
-        finished_at=_utc(r.finished_at), summary=json.loads(r.summary), error=r.error)
+        finished_at=as_utc(r.finished_at), summary=json.loads(r.summary), error=r.error)
 
 
 def _row_to_schedule(r: Any) -> Schedule:
     return Schedule(
         id=r.id, tenant_id=r.tenant_id, segment_id=r.segment_id,
         every_seconds=r.every_seconds, options=json.loads(r.options),
-        next_run_at=_utc(r.next_run_at) or datetime.now(UTC), created_by=r.created_by,
-        created_at=_utc(r.created_at) or datetime.now(UTC), enabled=r.enabled,
-        last_run_at=_utc(r.last_run_at), last_scan_id=r.last_scan_id,
+        next_run_at=as_utc(r.next_run_at) or datetime.now(UTC), created_by=r.created_by,
+        created_at=as_utc(r.created_at) or datetime.now(UTC), enabled=r.enabled,
+        last_run_at=as_utc(r.last_run_at), last_scan_id=r.last_scan_id,
         last_error=r.last_error, segment=r.segment_name)
 
 
@@ -107,9 +102,9 @@ def _row_to_alert(r: Any) -> Alert:
     return Alert(
         id=r.id, tenant_id=r.tenant_id, kind=AlertKind(r.kind), severity=Severity(r.severity),
         title=r.title, details=json.loads(r.details),
-        created_at=_utc(r.created_at) or datetime.now(UTC), device_id=r.device_id,
-        host_id=r.host_id, scan_id=r.scan_id, acknowledged_at=_utc(r.acknowledged_at),
-        acknowledged_by=r.acknowledged_by, delivered_at=_utc(r.delivered_at),
+        created_at=as_utc(r.created_at) or datetime.now(UTC), device_id=r.device_id,
+        host_id=r.host_id, scan_id=r.scan_id, acknowledged_at=as_utc(r.acknowledged_at),
+        acknowledged_by=r.acknowledged_by, delivered_at=as_utc(r.delivered_at),
         delivery_attempts=r.delivery_attempts, delivery_error=r.delivery_error)
 
 

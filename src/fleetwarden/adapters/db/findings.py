@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 
 from fleetwarden.adapters.db.tables import (
+    as_utc,
     data_items,
     device_data_classes,
     device_models,
@@ -67,12 +68,6 @@ from fleetwarden.domain.vulns import SbomComponent, VexJustification, VexStateme
 
 CHUNK = 500
 SUPPRESSING = (VexStatus.NOT_AFFECTED.value, VexStatus.FIXED.value)
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 class SqlFindingRepository:
@@ -257,7 +252,7 @@ class SqlFindingRepository:
                 out.append(VexStatement(
                     r.vulnerability_id, (r.product,), VexStatus(r.status),
                     VexJustification(r.justification) if r.justification else None,
-                    r.impact_statement, r.action_statement, _utc(r.statement_time), r.author,
+                    r.impact_statement, r.action_statement, as_utc(r.statement_time), r.author,
                     r.document))
         return out
 
@@ -320,7 +315,7 @@ class SqlFindingRepository:
             vuln_match_state.c.tenant_id == self._tid)).first()
         if r is None:
             return None, None, 0
-        return _utc(r.matched_at), _utc(r.feed_watermark), int(r.runs)
+        return as_utc(r.matched_at), as_utc(r.feed_watermark), int(r.runs)
 
     def save_state(self, matched_at: datetime, watermark: datetime | None) -> None:
         t = vuln_match_state
@@ -775,7 +770,7 @@ def _device_status(m: dict[str, Any], decision: Any, now: datetime) -> str:
     if m["fixed_at"] is not None:
         return FindingStatus.FIXED.value
     if decision is not None:
-        expires = _utc(decision.expires_at)
+        expires = as_utc(decision.expires_at)
         if not (decision.status == FindingStatus.RISK_ACCEPTED.value
                 and expires is not None and expires <= now):
             return str(decision.status)
@@ -785,7 +780,7 @@ def _device_status(m: dict[str, Any], decision: Any, now: datetime) -> str:
 def _fallback_status(m: dict[str, Any], now: datetime) -> str:
     """A finding's status when its device has no decision of its own."""
     image = m["image_status"]
-    expires = _utc(m["image_expires_at"])
+    expires = as_utc(m["image_expires_at"])
     if image is not None and not (image == FindingStatus.RISK_ACCEPTED.value
                                   and expires is not None and expires <= now):
         return str(image)
@@ -799,7 +794,7 @@ def _fallback_status(m: dict[str, Any], now: datetime) -> str:
 def _finding_row(m: dict[str, Any], r: Any, level: int, now: datetime,
                  days: tuple[int, int, int, int]) -> dict[str, Any]:
     own = r.own_status is not None
-    first_seen = _utc(m["first_seen"])
+    first_seen = as_utc(m["first_seen"])
     assert first_seen is not None
     active = r.status in (FindingStatus.OPEN.value, FindingStatus.AFFECTED.value)
     return {
@@ -866,7 +861,7 @@ def _filter(stmt: Select[Any], u: Any, q: FindingQuery, *, statuses: bool = True
 def _decision_view(r: Any) -> dict[str, Any]:
     return {"status": r.status, "justification": r.justification, "note": r.note,
             "approver": r.approver,
-            "expires_at": _utc(r.expires_at).isoformat() if r.expires_at else None,
+            "expires_at": as_utc(r.expires_at).isoformat() if r.expires_at else None,
             "decided_by": r.decided_by}
 
 
@@ -875,6 +870,6 @@ def _decode(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     for r in rows:
         yield {**r, "reasons": json.loads(r["reasons"] or "[]"),
                "signal_reasons": json.loads(r["signal_reasons"] or "[]"),
-               "first_seen": _utc(r["first_seen"]), "expires_at": _utc(r["expires_at"]),
-               "fixed_at": _utc(r["fixed_at"]), "kev": bool(r["kev"]),
+               "first_seen": as_utc(r["first_seen"]), "expires_at": as_utc(r["expires_at"]),
+               "fixed_at": as_utc(r["fixed_at"]), "kev": bool(r["kev"]),
                "exposed": bool(r["exposed"]), "overdue": bool(r["overdue"])}

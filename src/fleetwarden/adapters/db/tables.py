@@ -7,6 +7,8 @@ Every tenant-owned table carries ``tenant_id``; repositories always filter on it
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -35,6 +37,13 @@ metadata = MetaData(
 )
 
 TS = DateTime(timezone=True)
+
+
+def as_utc(ts: datetime | None) -> datetime | None:
+    """A stored timestamp in UTC (SQLite hands ``TS`` columns back without a zone)."""
+    if ts is None:
+        return None
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 def _tenant() -> Column[int]:

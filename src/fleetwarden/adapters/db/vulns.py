@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 
 from fleetwarden.adapters.db.tables import (
+    as_utc,
     epss_scores,
     feed_imports,
     firmware_images,
@@ -49,12 +50,6 @@ from fleetwarden.domain.vulns import (
 )
 
 CHUNK = 500
-
-
-def _utc(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 # -------------------------------------------------------------- JSON round trip
@@ -92,7 +87,7 @@ def row_to_vulnerability(r: Any) -> Vulnerability:
     return Vulnerability(
         id=r.id, source=FeedSource(r.source),
         aliases=tuple(r.aliases.split(";")) if r.aliases else (), summary=r.summary,
-        published=_utc(r.published), modified=_utc(r.modified), withdrawn=_utc(r.withdrawn),
+        published=as_utc(r.published), modified=as_utc(r.modified), withdrawn=as_utc(r.withdrawn),
         cvss=tuple(Cvss(**c) for c in data["cvss"]),
         configurations=tuple(_configuration(c) for c in data["configurations"]),
         affected=tuple(_affected(a) for a in data["affected"]),
@@ -179,7 +174,7 @@ class SqlFeedStore:
         return list(self._conn.execute(stmt).scalars())
 
     def newest_import(self) -> datetime | None:
-        return _utc(self._conn.execute(select(func.max(vulnerabilities.c.imported_at)))
+        return as_utc(self._conn.execute(select(func.max(vulnerabilities.c.imported_at)))
                     .scalar())
 
     def kev_many(self, cve_ids: Iterable[str]) -> dict[str, KevEntry]:
@@ -265,8 +260,8 @@ class SqlFeedStore:
             stored = (self._conn.execute(counts[source]).scalar_one()
                       if source in counts else None)
             out.append({"source": source.value, "stored": stored,
-                        "last_import": _utc(last.imported_at) if last else None,
-                        "data_date": _utc(last.data_date) if last else None,
+                        "last_import": as_utc(last.imported_at) if last else None,
+                        "data_date": as_utc(last.data_date) if last else None,
                         "file": last.file_name if last and last.tenant_id == tenant_id
                         else None,
                         "records": last.records if last else None})
