@@ -169,12 +169,18 @@ def points_range(level: int, kev: bool) -> tuple[int, int] | None:
 def score(signals: VulnSignals, context: DeviceContext) -> Priority:
     """The finding's priority and every factor that counted."""
     base, reasons = signal_points(signals)
+    return explain(base, reasons, context, signals.kev)
+
+
+def explain(base: int, base_reasons: list[str], context: DeviceContext, kev: bool
+            ) -> Priority:
+    """Priority from the points a vulnerability brings (stored with its match) and the
+    device's context, with every factor named."""
     ctx, ctx_reasons = context_points(context)
     points = base + ctx
-    level = level_for(points, signals.kev)
-    reasons += ctx_reasons
-    if signals.kev and level == KEV_FLOOR and next(
-            (lvl for lowest, lvl in THRESHOLDS if points >= lowest), 4) > KEV_FLOOR:
+    level = level_for(points, kev)
+    reasons = [*base_reasons, *ctx_reasons]
+    if kev and level_for(points, False) > KEV_FLOOR:
         reasons.append(f"raised to P{KEV_FLOOR}: in KEV")
     reasons.append(f"{points} points -> P{level}")
     return Priority(level, points, tuple(reasons))

@@ -154,11 +154,9 @@ def to_finding(r: dict[str, Any], days: tuple[int, int, int, int]) -> Finding:
                              r["classification"])
     reasons: list[str] = list(r["signal_reasons"])
     if r["component_name"] is not None:
-        reasons += prio.context_points(ctx)[1]
-        level = r["priority"]
-        reasons.append(f"{r['points']} points -> P{level}")
-        if r["kev"] and prio.level_for(r["points"], False) > prio.KEV_FLOOR:
-            reasons.append(f"raised to P{prio.KEV_FLOOR}: in KEV")
+        # the stored signal points plus this context are the row's points
+        base = int(r["points"]) - prio.context_points(ctx)[0]
+        reasons = list(prio.explain(base, reasons, ctx, bool(r["kev"])).reasons)
     if r["vex_source"]:
         reasons.append(f"VEX {r['vex_source']}")
     component = None

@@ -61,6 +61,7 @@ from fleetwarden.domain.findings import (
     NewMatch,
     StoredMatch,
     Subject,
+    effective,
     match_key,
 )
 from fleetwarden.domain.lifecycle import LifecycleState
@@ -628,7 +629,7 @@ class SqlFindingRepository:
                        *[func.sum(case((and_(active, u.c.priority == lvl), 1), else_=0))
                          .label(f"p{lvl}") for lvl in (1, 2, 3, 4)])
                 .where(u.c.status != FindingStatus.FIXED.value).group_by(*key))
-        stmt = _filter(stmt, u, q, statuses=False)
+        stmt = _filter(stmt, u, q)
         stmt = stmt.order_by(func.min(u.c.priority), func.count().desc(), *key)
         return [dict(r._mapping) for r in self._conn.execute(stmt)]
 
@@ -737,17 +738,6 @@ class SqlFindingRepository:
         return select(*cols).select_from(frm).where(*where)
 
 
-def _reachable(m: dict[str, Any], level: int) -> tuple[int, int] | None:
-    """The points range giving ``level``, or None when no device context can reach it."""
-    span = prio.points_range(level, bool(m["kev"]))
-    if span is None:
-        return None
-    base = m["signal_points"] + (prio.EXPOSED_POINTS if m["exposed"] else 0)
-    if base + prio.CONTEXT_MAX < span[0] or base + prio.CONTEXT_MIN > span[1]:
-        return None
-    return span
-
-
 @dataclass(frozen=True, slots=True)
 class _DeviceRow:
     """One device's part of a finding row, as ``_devices_at`` returns it."""
@@ -770,25 +760,20 @@ def _device_status(m: dict[str, Any], decision: Any, now: datetime) -> str:
     if m["fixed_at"] is not None:
         return FindingStatus.FIXED.value
     if decision is not None:
-        expires = as_utc(decision.expires_at)
-        if not (decision.status == FindingStatus.RISK_ACCEPTED.value
-                and expires is not None and expires <= now):
-            return str(decision.status)
+        own = effective(decision.status, as_utc(decision.expires_at), False, now)
+        if own is not FindingStatus.OPEN:
+            return own.value
     return _fallback_status(m, now)
 
 
 def _fallback_status(m: dict[str, Any], now: datetime) -> str:
-    """A finding's status when its device has no decision of its own."""
-    image = m["image_status"]
-    expires = as_utc(m["image_expires_at"])
-    if image is not None and not (image == FindingStatus.RISK_ACCEPTED.value
-                                  and expires is not None and expires <= now):
-        return str(image)
-    if m["vex_status"] in SUPPRESSING:
-        return FindingStatus.SUPPRESSED.value
-    if m["vex_status"] == VexStatus.AFFECTED.value:
+    """A finding's status when its device has no decision of its own: the image's
+    decision, else what VEX says, else open."""
+    status = effective(m["image_status"], as_utc(m["image_expires_at"]),
+                       m["vex_status"] in SUPPRESSING, now)
+    if status is FindingStatus.OPEN and m["vex_status"] == VexStatus.AFFECTED.value:
         return FindingStatus.AFFECTED.value
-    return FindingStatus.OPEN.value
+    return status.value
 
 
 def _finding_row(m: dict[str, Any], r: Any, level: int, now: datetime,
@@ -844,17 +829,11 @@ def _narrow(q: FindingQuery, m: Any, d: Any, st: Any) -> list[ColumnElement[bool
     return out
 
 
-def _filter(stmt: Select[Any], u: Any, q: FindingQuery, *, statuses: bool = True
-            ) -> Select[Any]:
+def _filter(stmt: Select[Any], u: Any, q: FindingQuery) -> Select[Any]:
     if q.priorities:
         stmt = stmt.where(u.c.priority.in_(list(q.priorities)))
     if q.overdue:
         stmt = stmt.where(u.c.overdue == 1)
-    if statuses:
-        if q.statuses:
-            stmt = stmt.where(u.c.status.in_([s.value for s in q.statuses]))
-        else:
-            stmt = stmt.where(u.c.status != FindingStatus.FIXED.value)
     return stmt
 
 

@@ -218,17 +218,6 @@ class SqlFeedStore:
                 {"cve_id": s.cve_id, "epss": s.epss, "percentile": s.percentile,
                  "scored_on": s.scored_on, "imported_at": now} for s in scores])
 
-    def kev(self, cve_id: str) -> KevEntry | None:
-        r = self._conn.execute(select(kev_entries).where(kev_entries.c.cve_id == cve_id)).first()
-        if r is None:
-            return None
-        return KevEntry(r.cve_id, r.vendor, r.product, r.date_added, r.due_date,
-                        r.known_ransomware, r.required_action)
-
-    def epss(self, cve_id: str) -> EpssScore | None:
-        r = self._conn.execute(select(epss_scores).where(epss_scores.c.cve_id == cve_id)).first()
-        return EpssScore(r.cve_id, r.epss, r.percentile, r.scored_on) if r else None
-
     def record_import(self, *, source: FeedSource, file_name: str, sha256: str, records: int,
                       skipped: int, data_date: datetime | None, now: datetime,
                       tenant_id: int | None, actor: str) -> int:
