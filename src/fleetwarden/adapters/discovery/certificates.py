@@ -31,7 +31,8 @@ from fleetwarden.domain.discovery import CertificateInfo, bounded
 
 _MAX_SANS = 64
 #: What ``cryptography`` raises for bytes that are not the certificate they claim to be.
-_UNREADABLE = (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion,
+# KeyError: cryptography 46 raises it for a name attribute with an unknown string tag.
+_UNREADABLE = (ValueError, TypeError, KeyError, UnsupportedAlgorithm, x509.InvalidVersion,
                x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
 _SAN_PREFIXES: dict[type[x509.GeneralName], str] = {
     x509.DNSName: "DNS", x509.IPAddress: "IP", x509.RFC822Name: "email",
