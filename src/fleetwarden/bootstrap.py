@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
+from fleetwarden.adapters.assess.tools import ComplianceToolkit
 from fleetwarden.adapters.crypto.signing import load_or_create_signer
 from fleetwarden.adapters.data_readers import FileDataReaders
 from fleetwarden.adapters.db.engine import make_engine
@@ -48,7 +49,8 @@ def build(settings: Settings | None = None, *, check_schema: bool = True) -> App
         return SqlUnitOfWork(engine, tenant, clock.now, write=write)
 
     platform = Platform(uow=open_uow, clock=clock, signer=signer, guards=default_guards(),
-                        discovery=NetworkDiscoveryTools(), readers=FileDataReaders())
+                        discovery=NetworkDiscoveryTools(), readers=FileDataReaders(),
+                        compliance=ComplianceToolkit())
     return App(settings, engine, platform)
 
 

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
+from fleetwarden.checks import Check
 from fleetwarden.domain.audit import AuditEvent, ChainHead, Checkpoint
-from fleetwarden.domain.discovery import HostObservation, Source
+from fleetwarden.domain.compliance.catalogue import Framework
+from fleetwarden.domain.compliance.exceptions import (
+    Attestation,
+    EvidenceFile,
+    SubjectType,
+    Waiver,
+)
+from fleetwarden.domain.compliance.facts import CredentialTest, TlsScan
+from fleetwarden.domain.compliance.records import DeviceContext, NewResult, StoredResult
+from fleetwarden.domain.discovery import HostObservation, ServiceObservation, Source
 from fleetwarden.domain.findings import (
     Decision,
     FindingQuery,
@@ -26,6 +36,7 @@ from fleetwarden.domain.inventory import Alert, DiscoveredHost, ScanRecord, Sche
 from fleetwarden.domain.model import ChangeRequest, Device, Tenant, TenantSettings, User
 from fleetwarden.domain.reconcile import HostStatus
 from fleetwarden.domain.records import Record, RecordKind
+from fleetwarden.domain.risk import ThreatProfile
 from fleetwarden.domain.vulns import (
     EpssScore,
     FeedSource,
@@ -294,6 +305,34 @@ class DiscoveryTools(Protocol):
         ...
 
 
+AssessProgress = Callable[[str, int, int], None]
+"""(phase: scan | tls | credentials | checks, done, total)."""
+
+
+class ComplianceTools(Protocol):
+    """Catalogues, check plug-ins, threat profiles and the assessment's deeper probes."""
+
+    def frameworks(self) -> Sequence[Framework]: ...
+
+    def checks(self) -> Mapping[str, Check]: ...
+
+    def requirement_checks(self) -> Mapping[str, tuple[str, ...]]:
+        """Requirement id -> ids of the checks that evidence it (sidecars + mapping files)."""
+        ...
+
+    def threat_profiles(self) -> Mapping[str, ThreatProfile]: ...
+
+    def scan_tls(self, targets: Sequence[tuple[str, int, str]], *,
+                 progress: Callable[[int, int], None] | None = None
+                 ) -> dict[tuple[str, int], TlsScan]: ...
+
+    def test_credentials(self, hosts: Sequence[tuple[str, str | None,
+                                                     Sequence[ServiceObservation]]], *,
+                         authorised: Callable[[str], bool],
+                         progress: Callable[[int, int], None] | None = None
+                         ) -> dict[str, CredentialTest]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FeedData:
     """Everything one feed file held, fully read and validated (nothing applied yet)."""
@@ -436,6 +475,68 @@ class FindingRepository(Protocol):
                response_days: tuple[int, int, int, int]) -> list[dict[str, Any]]: ...
 
 
+class ComplianceRepository(Protocol):
+    """A tenant's assessments, latest check results, attestations, waivers, snapshots."""
+
+    def add_assessment(self, *, actor: str, targets: Sequence[str], options: Mapping[str, Any],
+                       tool: str, started_at: datetime) -> int: ...
+
+    def finish_assessment(self, assessment_id: int, *, status: str, finished_at: datetime,
+                          summary: Mapping[str, Any], scan_id: int | None = None,
+                          error: str | None = None) -> None: ...
+
+    def assessments(self, limit: int = 50) -> list[dict[str, Any]]: ...
+
+    def replace_results(self, *, device_ids: Sequence[int], host_ids: Sequence[int],
+                        results: Sequence[NewResult], assessment_id: int, tool: str,
+                        at: datetime) -> None: ...
+
+    def results(self, *, device_id: int | None = None, host_id: int | None = None
+                ) -> list[StoredResult]: ...
+
+    def unregistered_results(self) -> list[StoredResult]: ...
+
+    def stream_results(self, device_ids: Sequence[int] | None = None
+                       ) -> Iterator[tuple[int, str, str, str, str, str, datetime, str]]: ...
+
+    def device_context(self, device_ids: Sequence[int]) -> dict[int, DeviceContext]: ...
+
+    def systems_of(self) -> list[dict[str, Any]]: ...
+
+    def set_model_profile(self, model_id: int, services: Sequence[str] | None) -> None: ...
+
+    def add_attestation(self, a: Attestation) -> int: ...
+
+    def add_evidence_file(self, attestation_id: int, name: str, content: bytes, sha256: str,
+                          media_type: str | None, by: str, at: datetime) -> int: ...
+
+    def evidence_content(self, file_id: int) -> tuple[EvidenceFile, bytes] | None: ...
+
+    def attestation(self, attestation_id: int) -> Attestation | None: ...
+
+    def attestations(self, *, ids: Sequence[int] | None = None,
+                     requirement_id: str | None = None,
+                     subject: tuple[SubjectType, int] | None = None,
+                     active_at: datetime | None = None) -> list[Attestation]: ...
+
+    def revoke_attestation(self, attestation_id: int, by: str, at: datetime) -> None: ...
+
+    def add_waiver(self, w: Waiver) -> int: ...
+
+    def waiver(self, waiver_id: int) -> Waiver | None: ...
+
+    def waivers(self, *, ids: Sequence[int] | None = None, active_at: datetime | None = None,
+                target: str | None = None) -> list[Waiver]: ...
+
+    def revoke_waiver(self, waiver_id: int, by: str, at: datetime) -> None: ...
+
+    def put_snapshot(self, day: date, measures: Mapping[str, float], at: datetime) -> bool: ...
+
+    def snapshots(self, since: date) -> list[tuple[date, dict[str, float]]]: ...
+
+    def result_counts(self) -> dict[str, int]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
 
@@ -450,6 +551,7 @@ class UnitOfWork(Protocol):
     feeds: FeedStore
     software: SoftwareRepository
     findings: FindingRepository
+    compliance: ComplianceRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from fleetwarden.domain.discovery import ServiceObservation
+from fleetwarden.domain.discovery import CertificateInfo, ServiceObservation, TlsInfo
 from fleetwarden.domain.fingerprint import Attribute, Evidence, Fingerprint
 from fleetwarden.domain.reconcile import HostStatus
 
@@ -155,6 +155,28 @@ def service_view(s: ServiceObservation) -> dict[str, Any]:
     return {"port": s.port, "transport": s.transport, "service": s.service,
             "product": s.product, "version": s.version, "banner": s.banner, "tls": tls,
             "fields": dict(s.fields)}
+
+
+def service_from_view(view: Mapping[str, Any]) -> ServiceObservation:
+    """A stored ``service_view`` back as a value (compliance checks read these)."""
+    tls = view.get("tls")
+    tls_info = None
+    if isinstance(tls, Mapping):
+        c = tls.get("certificate")
+        cert = None if not isinstance(c, Mapping) else CertificateInfo(
+            subject=str(c.get("subject") or ""), issuer=str(c.get("issuer") or ""),
+            not_before=c.get("not_before"), not_after=str(c.get("not_after") or ""),
+            sha256=str(c.get("sha256") or ""), self_signed=bool(c.get("self_signed")),
+            sans=tuple(c.get("sans") or ()), public_key_sha256=c.get("public_key_sha256"),
+            key_type=c.get("key_type"), key_bits=c.get("key_bits"),
+            signature_algorithm=c.get("signature_algorithm"))
+        tls_info = TlsInfo(version=tls.get("version"), cipher=tls.get("cipher"),
+                           certificate=cert)
+    return ServiceObservation(
+        port=int(view["port"]), transport=str(view.get("transport") or "tcp"),
+        service=str(view.get("service") or "unknown"), product=view.get("product"),
+        version=view.get("version"), banner=view.get("banner"),
+        fields={str(k): str(v) for k, v in (view.get("fields") or {}).items()}, tls=tls_info)
 
 
 def fingerprint_view(fp: Fingerprint) -> dict[str, Any]:

@@ -31,6 +31,12 @@ class TenantSettings:
     response_days_p2: int = 30
     response_days_p3: int = 60
     response_days_p4: int = 90
+    credential_test_segments: tuple[str, ...] = ()
+    """Segments where an assessment may try well-known default credentials (R10)."""
+    update_max_age_days: int = 365
+    """A device whose firmware has not changed for longer fails ``update-stale``."""
+    cert_expiry_warning_days: int = 30
+    """A certificate expiring within this many days fails ``cert-expiring``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,8 @@ class DeviceModel:
     end_of_support: date | None = None
     cpe: str | None = None
     """Hardware CPE (``cpe:2.3:h:vendor:model:...``): the platform NVD configurations name."""
+    approved_services: tuple[str, ...] | None = None
+    """The services the model may offer, as ``tcp/443``, ``udp/161``; None: no profile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +133,8 @@ class Device:
     last_seen: datetime | None = None
     tags: tuple[str, ...] = ()
     ever_in_service: bool = False
+    firmware_updated_at: datetime | None = None
+    """When ``firmware_version`` last changed in the register (None: unknown)."""
     """Set once the device has been live; such devices are never deleted, only disposed."""
 
 
@@ -178,6 +188,10 @@ class IoTSystem:
     data_flows: tuple[DataFlow, ...] = ()
     raci: tuple[RaciEntry, ...] = ()
     device_ids: tuple[int, ...] = ()
+    impact_confidentiality: str | None = None
+    """Business impact assessment per axis: low, medium or high (None: not assessed)."""
+    impact_integrity: str | None = None
+    impact_availability: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,7 +198,28 @@ def _model(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> DeviceM
         supplier_id=_ref(raw, "supplier", RecordKind.SUPPLIER, resolve),
         end_of_support=_date(raw, "end_of_support"),
         cpe=_hardware_cpe(raw),
+        approved_services=parse_service_profile(raw),
     )
+
+
+def parse_service_profile(raw: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``approved_services``: ["tcp/443", "udp/161"] or "tcp/443,udp/161"; absent: None."""
+    value = raw.get("approved_services")
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise InputError("approved_services: expected a list like ['tcp/443', 'udp/161']")
+    out = []
+    for item in items:
+        text = str(item).strip().lower()
+        if not text:
+            continue
+        proto, _, port = text.partition("/")
+        if proto not in ("tcp", "udp") or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InputError(f"approved_services: {str(item)[:40]!r} is not tcp/PORT or udp/PORT")
+        out.append(f"{proto}/{int(port)}")
+    return tuple(dict.fromkeys(out))
 
 
 def _hardware_cpe(raw: Mapping[str, Any]) -> str | None:
@@ -295,7 +316,20 @@ def _system(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> IoTSys
         data_flows=_flows(raw),
         raci=_raci(raw),
         device_ids=_device_ids(raw),
+        impact_confidentiality=_impact(raw, "impact_confidentiality"),
+        impact_integrity=_impact(raw, "impact_integrity"),
+        impact_availability=_impact(raw, "impact_availability"),
     )
+
+
+def _impact(raw: Mapping[str, Any], key: str) -> str | None:
+    value = raw.get(key)
+    if value is None or value == "":
+        return None
+    text = str(value).strip().lower()
+    if text not in ("low", "medium", "high"):
+        raise InputError(f"{key}: expected low, medium or high, not {str(value)[:20]!r}")
+    return text
 
 
 def _data_item(raw: Mapping[str, Any], tenant_id: int, resolve: Resolver) -> DataItem:

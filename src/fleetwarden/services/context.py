@@ -10,7 +10,14 @@ from fleetwarden.domain.lifecycle import GuardRegistry
 from fleetwarden.domain.model import Tenant
 from fleetwarden.domain.vocab import Role
 from fleetwarden.errors import ConfigurationError, PermissionDenied
-from fleetwarden.ports import Clock, DataReaders, DiscoveryTools, Signer, UnitOfWork
+from fleetwarden.ports import (
+    Clock,
+    ComplianceTools,
+    DataReaders,
+    DiscoveryTools,
+    Signer,
+    UnitOfWork,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +85,8 @@ class Platform:
     """Scanner, file readers and fingerprint catalogue (None where nothing discovers)."""
     readers: DataReaders | None = None
     """SBOM and vulnerability-feed readers."""
+    compliance: ComplianceTools | None = None
+    """Catalogues, checks and assessment probes."""
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -86,6 +95,11 @@ class Platform:
         if self.discovery is None:
             raise ConfigurationError("discovery is not configured in this process")
         return self.discovery
+
+    def compliance_tools(self) -> ComplianceTools:
+        if self.compliance is None:
+            raise ConfigurationError("compliance is not configured in this process")
+        return self.compliance
 
     def data_readers(self) -> DataReaders:
         if self.readers is None:

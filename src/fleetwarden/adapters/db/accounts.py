@@ -15,7 +15,8 @@ from fleetwarden.domain.vocab import Role
 
 def row_to_tenant(r: Any) -> Tenant:
     raw = json.loads(r.settings or "{}")
-    known = {k: v for k, v in raw.items() if k in TenantSettings.__dataclass_fields__}
+    known = {k: tuple(v) if isinstance(v, list) else v
+             for k, v in raw.items() if k in TenantSettings.__dataclass_fields__}
     return Tenant(r.id, r.name, TenantSettings(**known))
 
 

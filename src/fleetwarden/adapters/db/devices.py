@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     DateTime,
     and_,
+    case,
     delete,
     func,
     insert,
@@ -87,6 +88,7 @@ def row_to_device(r: Any) -> Device:
         last_seen=as_utc(r.last_seen),
         tags=_split(r.tags),
         ever_in_service=bool(r.ever_in_service),
+        firmware_updated_at=as_utc(r.firmware_updated_at),
     )
 
 
@@ -114,6 +116,7 @@ def device_values(d: Device, now: datetime) -> dict[str, Any]:
         "last_seen": d.last_seen,
         "tags": ";".join(d.tags),
         "ever_in_service": d.ever_in_service,
+        "firmware_updated_at": d.firmware_updated_at,
         "updated_at": now,
     }
 
@@ -287,7 +290,12 @@ class SqlDeviceRepository:
     def update(self, device: Device) -> Device:
         assert device.id is not None
         self._check_free(device)
-        values = device_values(device, self._now()) | {"tenant_id": self._tenant}
+        now = self._now()
+        values = device_values(device, now) | {"tenant_id": self._tenant}
+        # A new firmware version is an update: remember when (the old row decides).
+        values["firmware_updated_at"] = case(
+            (devices.c.firmware_version.is_distinct_from(device.firmware_version), now),
+            else_=devices.c.firmware_updated_at)
         self._conn.execute(
             update(devices)
             .where(devices.c.tenant_id == self._tenant, devices.c.id == device.id)
@@ -371,7 +379,7 @@ class SqlDeviceRepository:
         attribute: ``.value`` is a property, measurably slower a million times over."""
         t = self._tenant
         macs, ips, tags = d.mac_addresses, d.ip_addresses, d.tags
-        first, last = d.first_seen, d.last_seen
+        first, last, fw_at = d.first_seen, d.last_seen, d.firmware_updated_at
         values = (
             new_id, t, d.name, d.device_type._value_, d.lifecycle_state._value_, d.model_id,
             d.serial, ";".join(macs) if macs else "", ";".join(ips) if ips else "",
@@ -379,6 +387,7 @@ class SqlDeviceRepository:
             d.site_id, d.segment_id, d.owner, d.criticality._value_,
             None if first is None else ts(first), None if last is None else ts(last),
             ";".join(tags) if tags else "", d.ever_in_service, now, now,
+            None if fw_at is None else ts(fw_at),
         )  # fmt: skip
         strong: list[tuple[Any, ...]] = []
         if d.serial:
@@ -454,7 +463,7 @@ _BULK_COLUMNS: tuple[str, ...] = (
     "id", "tenant_id", "name", "device_type", "lifecycle_state", "model_id", "serial",
     "mac_addresses", "ip_addresses", "imei", "iccid", "vin", "hostname", "cert_sha256",
     "firmware_version", "site_id", "segment_id", "owner", "criticality", "first_seen",
-    "last_seen", "tags", "ever_in_service", "created_at", "updated_at",
+    "last_seen", "tags", "ever_in_service", "created_at", "updated_at", "firmware_updated_at",
 )  # fmt: skip
 _IDENT_COLUMNS: tuple[str, ...] = ("tenant_id", "kind", "value", "device_id")
 assert set(_BULK_COLUMNS) == set(devices.c.keys()), "bulk insert misses a devices column"

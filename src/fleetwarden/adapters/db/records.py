@@ -38,7 +38,9 @@ TABLES: dict[RecordKind, Table] = {
     RecordKind.COMPONENT: software_components,
 }
 NAME_COLUMN = {RecordKind.MODEL: "model"}
-JSON_FIELDS = {"cidrs", "data_flows", "raci", "device_ids", "protected_by", "aggregate_of"}
+JSON_FIELDS = {"cidrs", "data_flows", "raci", "device_ids", "protected_by", "aggregate_of",
+               "approved_services"}
+NULLABLE_JSON = {"approved_services"}
 ENUM_FIELDS: dict[str, Any] = {
     "zone": Zone,
     "device_type": DeviceType,
@@ -52,7 +54,9 @@ def _to_row(record: Record) -> dict[str, Any]:
     for key, value in asdict(record).items():
         if key == "id":
             continue
-        if key in JSON_FIELDS:
+        if key in NULLABLE_JSON and value is None:
+            pass
+        elif key in JSON_FIELDS:
             value = json.dumps(list(value), separators=(",", ":"))
         elif key in ENUM_FIELDS and value is not None:
             value = value.value
@@ -65,7 +69,9 @@ def _from_row(kind: RecordKind, row: Any) -> Record:
     data = {}
     for f in fields(cls):
         value = getattr(row, f.name)
-        if f.name in JSON_FIELDS:
+        if f.name in NULLABLE_JSON and value is None:
+            pass
+        elif f.name in JSON_FIELDS:
             items = json.loads(value or "[]")
             if f.name == "data_flows":
                 items = [DataFlow(**i) for i in items]

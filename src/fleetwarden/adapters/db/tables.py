@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -135,6 +136,8 @@ device_models = Table(
     Column("end_of_support", Date),
     # the hardware CPE (cpe:2.3:h:...), the platform NVD configurations often require
     Column("cpe", String(512)),
+    # The model's approved service profile (["tcp/443", "udp/161"]) or NULL: none defined
+    Column("approved_services", Text),
     UniqueConstraint("tenant_id", "vendor", "model"),
 )
 
@@ -164,6 +167,8 @@ devices = Table(
     Column("last_seen", TS),
     Column("tags", Text, nullable=False, default=""),
     Column("ever_in_service", Boolean, nullable=False, default=False),
+    # when firmware_version last changed (NULL: unknown); the update-stale check reads it
+    Column("firmware_updated_at", TS),
     Column("created_at", TS, nullable=False),
     Column("updated_at", TS, nullable=False),
     Index(None, "tenant_id", "device_type", "site_id", "id"),
@@ -250,6 +255,10 @@ iot_systems = Table(
     Column("data_flows", Text, nullable=False, default="[]"),
     Column("raci", Text, nullable=False, default="[]"),
     Column("device_ids", Text, nullable=False, default="[]"),
+    # business impact assessment: low | medium | high per axis, NULL until assessed
+    Column("impact_confidentiality", String(8)),
+    Column("impact_integrity", String(8)),
+    Column("impact_availability", String(8)),
     UniqueConstraint("tenant_id", "name"),
 )
 
@@ -667,4 +676,123 @@ vuln_match_state = Table(
     Column("matched_at", TS, nullable=False),
     Column("feed_watermark", TS),
     Column("runs", Integer, nullable=False, default=0),
+)
+
+
+# ------------------------------------------------------------------------ compliance
+# One compliance assessment run (probes + checks), its options and counts.
+compliance_assessments = Table(
+    "compliance_assessments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("actor", String(256), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("targets", Text, nullable=False, default="[]"),
+    Column("options", Text, nullable=False, default="{}"),
+    Column("scan_id", Integer),
+    Column("tool", String(128), nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("summary", Text, nullable=False, default="{}"),
+    Column("error", Text),
+)
+
+# The latest result of each check on each device (or unregistered host): an assessment
+# replaces a subject's earlier results; the assessment row and its audit event keep the run.
+compliance_results = Table(
+    "compliance_results",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    _tenant(),
+    Column(
+        "device_id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("devices.id", ondelete="CASCADE"),
+    ),
+    Column("host_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("ip", String(45)),
+    Column("check_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False, default="{}"),
+    Column("assessment_id", Integer, ForeignKey("compliance_assessments.id"), nullable=False),
+    Column("assessed_at", TS, nullable=False),
+    Column("tool", String(128), nullable=False),
+    Index(None, "tenant_id", "device_id", "check_id"),
+    Index(None, "tenant_id", "host_id"),
+    Index(None, "tenant_id", "check_id", "status"),
+)
+
+# A person's statement that a requirement is met (or not) on a model or device, with
+# evidence files; it lapses at expires_at.
+attestations = Table(
+    "attestations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("requirement_id", String(96), nullable=False),
+    Column("subject_type", String(8), nullable=False),
+    Column("subject_id", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("statement", Text, nullable=False),
+    Column("method", String(64), nullable=False),
+    Column("attested_by", String(256), nullable=False),
+    Column("attested_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS),
+    Column("revoked_by", String(256)),
+    Index(None, "tenant_id", "requirement_id"),
+    Index(None, "tenant_id", "subject_type", "subject_id"),
+)
+
+# Files behind an attestation, content-addressed by SHA-256 and kept in the database so
+# the evidence moves with it and is written in the same transaction as the attestation.
+evidence_files = Table(
+    "evidence_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("attestation_id", Integer, ForeignKey("attestations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(128)),
+    Column("content", LargeBinary, nullable=False),
+    Column("added_by", String(256), nullable=False),
+    Column("added_at", TS, nullable=False),
+    Index(None, "tenant_id", "attestation_id"),
+)
+
+# An accepted exception to a check or requirement on a device or model (or every device:
+# subject_type "tenant"), with justification and approver; lapses at expires_at.
+waivers = Table(
+    "waivers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("target", String(112), nullable=False),
+    Column("subject_type", String(8), nullable=False),
+    Column("subject_id", BigInteger().with_variant(Integer, "sqlite")),
+    Column("justification", Text, nullable=False),
+    Column("approver", String(256), nullable=False),
+    Column("requested_by", String(256), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS),
+    Column("revoked_by", String(256)),
+    Index(None, "tenant_id", "target"),
+)
+
+# One row per tenant and day with the summary measures, for trends in `report summary`.
+report_snapshots = Table(
+    "report_snapshots",
+    metadata,
+    Column("tenant_id", Integer, ForeignKey("tenants.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("measures", Text, nullable=False),
+    Column("taken_at", TS, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "day"),
 )

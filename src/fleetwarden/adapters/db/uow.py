@@ -15,6 +15,7 @@ from fleetwarden.adapters.db.accounts import (
     SqlUserRepository,
 )
 from fleetwarden.adapters.db.audit import SqlAuditRepository
+from fleetwarden.adapters.db.compliance import SqlComplianceRepository
 from fleetwarden.adapters.db.devices import SqlDeviceRepository
 from fleetwarden.adapters.db.discovery import SqlDiscoveryRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
@@ -76,6 +77,7 @@ class SqlUnitOfWork:
         self.feeds = SqlFeedStore(conn)
         self.software = SqlSoftwareRepository(conn, tid)
         self.findings = SqlFindingRepository(conn, tid)
+        self.compliance = SqlComplianceRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()
