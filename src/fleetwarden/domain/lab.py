@@ -106,6 +106,26 @@ NEEDS: Mapping[Weakness, frozenset[Service]] = {
     Weakness.MQTT_NO_AUTH: frozenset({Service.MQTT}),
 }
 
+#: The compliance check that must FAIL on a device with each weakness (issue 6's measure);
+#: weaknesses missing here are not a compliance check's to find (vulnerable firmware is
+#: a finding only once its SBOM and a feed are imported; a hostile banner is a test of
+#: rendering, not of the device).
+DETECTED_BY: Mapping[Weakness, str] = {
+    Weakness.TELNET_OPEN: "telnet-open",
+    Weakness.FTP_OPEN: "ftp-open",
+    Weakness.HTTP_BASIC_CLEARTEXT: "http-basic-cleartext",
+    Weakness.DEFAULT_CREDENTIALS: "default-credentials",
+    Weakness.LEGACY_TLS: "tls-legacy-protocol",
+    Weakness.WEAK_CIPHERS: "tls-weak-ciphers",
+    Weakness.EXPIRED_CERTIFICATE: "cert-expired",
+    Weakness.SELF_SIGNED_CERTIFICATE: "cert-self-signed",
+    Weakness.SHARED_CERTIFICATE: "cert-shared",
+    Weakness.SNMP_PUBLIC: "snmp-public",
+    Weakness.UPNP_EXPOSED: "upnp-exposed",
+    Weakness.DEBUG_PORT_OPEN: "debug-port-open",
+    Weakness.MQTT_NO_AUTH: "mqtt-no-auth",
+}
+
 #: Services that check the same accounts as another (one broker behind 1883 and 8883).
 SAME_LOGIN: Mapping[Service, Service] = {Service.MQTTS: Service.MQTT}
 

@@ -18,7 +18,7 @@ import hashlib
 import ipaddress
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -93,7 +93,10 @@ class _Subject:
 
 
 def assess(platform: Platform, principal: Principal, request: AssessRequest, *,
-           progress: AssessProgress | None = None) -> AssessmentRun:
+           progress: AssessProgress | None = None,
+           on_start: Callable[[int], None] | None = None) -> AssessmentRun:
+    """Run one assessment (see the module). ``on_start`` gets the run's id once the scope
+    is checked and the start audited, before any packet: the API answers 202 then."""
     require(principal, Permission.WRITE)
     if request.allow_outside_scope:
         require(principal, Permission.ADMIN)
@@ -113,6 +116,8 @@ def assess(platform: Platform, principal: Principal, request: AssessRequest, *,
         audit.record(platform, uow, principal.actor, "compliance.assessment.start",
                      "assessment", run_id, after={"targets": shown[:64], "options": options})
         uow.commit()
+    if on_start is not None:
+        on_start(run_id)
     try:
         return _run(platform, principal, request, run_id, checks, scope_devices, targets,
                     tools, progress)
@@ -333,10 +338,9 @@ def _credentials(platform: Platform, principal: Principal, tools: Any,
 
 def _authorised_networks(platform: Platform, principal: Principal
                          ) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    names = set(principal.tenant.settings.credential_test_segments)
-    if not names:
-        return []
     with platform.uow(principal.tenant, False) as uow:
+        # the stored settings, not the principal's copy (an API principal is cached)
+        names = set(uow.tenant.settings.credential_test_segments)
         segs = uow.discovery.segment_cidrs()
     return [ipaddress.ip_network(c, strict=False) for name, (_, cidrs) in segs.items()
             if name in names for c in cidrs]
@@ -350,7 +354,7 @@ class _Facts:
                  tls: Mapping[tuple[str, int], TlsScan], creds: Mapping[str, CredentialTest],
                  now: datetime, *, probed: bool) -> None:
         self.uow, self.now, self.tls, self.creds, self.probed = uow, now, tls, creds, probed
-        settings = principal.tenant.settings
+        settings = uow.tenant.settings
         self.settings = settings
         self.days = response_days(settings)
         ids = [s.device.id for s in subjects if s.device and s.device.id]

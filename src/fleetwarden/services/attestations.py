@@ -200,6 +200,7 @@ def set_assess_settings(platform: Platform, principal: Principal, *,
                         update_max_age_days: int | None = None,
                         cert_expiry_warning_days: int | None = None) -> Tenant:
     """Where default credentials may be tried, and the age limits of two checks."""
+    require(principal, Permission.ADMIN)
     if update_max_age_days is not None and not 1 <= update_max_age_days <= 3650:
         raise InputError("--update-max-age must be 1..3650 days")
     if cert_expiry_warning_days is not None and not 1 <= cert_expiry_warning_days <= 365:
@@ -279,11 +280,8 @@ def _subject(uow: UnitOfWork, stype: SubjectType, subject_id: int | None) -> int
 
 
 def _model(uow: UnitOfWork, ref: str) -> tuple[int, list[str] | None]:
-    record: Any = None
-    if ref.isdigit():
-        record = uow.records.get(RecordKind.MODEL, int(ref))
-    if record is None:
-        record = uow.records.by_name(RecordKind.MODEL, ref)
+    record: Any = (uow.records.get(RecordKind.MODEL, int(ref)) if ref.isdigit()
+                   else uow.records.by_name(RecordKind.MODEL, ref))
     if record is None:
         raise NotFound(f"model {ref!r} not found (give its id or its model name)")
     current = record.approved_services

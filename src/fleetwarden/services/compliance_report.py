@@ -11,6 +11,7 @@ Must not: list a requirement as passing because nothing was known about it.
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -185,9 +186,11 @@ class _Builder:
         self.limit = limit
         self.meta = meta
         self.counts = [dict.fromkeys(Status, 0) for _ in self.reqs]
-        self.candidates: list[list[tuple[int, int, int, Entry]]] = [[] for _ in self.reqs]
-        self.listed_per_status = [dict.fromkeys(_LISTED, 0) for _ in self.reqs]
-        self.cache: dict[tuple[Any, ...], tuple[list[Status], list[int]]] = {}
+        self.kept: list[list[tuple[tuple[int, int], int, Entry]]] = [[] for _ in self.reqs]
+        """Per requirement, a min-heap of the worst entries so far: ((status rank,
+        severity rank), -device id, entry); its root is the least bad one kept."""
+        self.cache: dict[tuple[Any, ...],
+                         tuple[list[Status], list[tuple[int, tuple[int, int]]]]] = {}
         self.saturated: set[tuple[Any, ...]] = set()
         self.devices = 0
         self.recent_since: datetime | None = None
@@ -210,10 +213,11 @@ class _Builder:
         results = None
         if cached is None:
             results = _check_results(raws)
-            statuses = [verdict(checks, results, attest.get(req.id), wc, wr.get(req.id)).status
+            verdicts = [verdict(checks, results, attest.get(req.id), wc, wr.get(req.id))
                         for req, checks in zip(self.reqs, self.checks, strict=True)]
-            listed = [i for i, s in enumerate(statuses) if s in _LISTED]
-            cached = (statuses, listed)
+            listed = [(i, (v.status.rank, v.severity.rank if v.severity else -1))
+                      for i, v in enumerate(verdicts) if v.status in _LISTED]
+            cached = ([v.status for v in verdicts], listed)
             self.cache[sig] = cached
         statuses, listed = cached
         for i, s in enumerate(statuses):
@@ -221,19 +225,23 @@ class _Builder:
         if sig in self.saturated or self.limit == 0:
             return
         results = results or _check_results(raws)
-        full = True
-        for i in listed:
-            status = statuses[i]
-            if self.listed_per_status[i][status] >= self.limit:
+        did = device.id or 0
+        hopeless = True
+        for i, rank in listed:
+            kept = self.kept[i]
+            # devices come in id order, so an equal rank never displaces an earlier device
+            if len(kept) >= self.limit and kept[0][0] >= rank:
                 continue
+            hopeless = False
             req = self.reqs[i]
             v = verdict(self.checks[i], results, attest.get(req.id), wc, wr.get(req.id))
-            entry = self._entry(device, v, raws, attest.get(req.id), wc, wr.get(req.id))
-            self.candidates[i].append((-v.status.rank, -(v.severity.rank if v.severity else -1),
-                                       device.id or 0, entry))
-            self.listed_per_status[i][status] += 1
-            full = full and self.listed_per_status[i][status] >= self.limit
-        if full:
+            item = (rank, -did, self._entry(device, v, raws, attest.get(req.id), wc,
+                                            wr.get(req.id)))
+            if len(kept) < self.limit:
+                heapq.heappush(kept, item)
+            else:
+                heapq.heapreplace(kept, item)
+        if hopeless:
             self.saturated.add(sig)
 
     def _entry(self, device: Device, v: Verdict, raws: Mapping[str, _Raw],
@@ -272,13 +280,13 @@ class _Builder:
                 counts = self.counts[i]
                 top = max((s for s, n in counts.items() if n), key=lambda s: s.rank,
                           default=Status.MANUAL)
-                cands = sorted(self.candidates[i], key=lambda c: c[:3])[: self.limit]
+                cands = sorted(self.kept[i], key=lambda c: (c[0], c[1]), reverse=True)
                 non_pass = sum(counts[s] for s in _LISTED)
                 rows.append(RequirementResult(
                     requirement_id=req.id, title=req.title, group=req.group,
                     reference=req.reference, mandatory=req.mandatory, status=top,
                     counts=dict(counts), checks=self.checks[i],
-                    entries=tuple(c[3] for c in cands),
+                    entries=tuple(c[2] for c in cands),
                     entries_omitted=max(0, non_pass - len(cands))))
                 i += 1
             out.append(FrameworkResult(id=f.id, title=f.title, version=f.version,
@@ -309,18 +317,23 @@ def _with_results(uow: UnitOfWork, devices: Iterator[Device]
                   ) -> Iterator[tuple[Device, dict[str, _Raw]]]:
     """Each device with its stored results, merging two id-ordered streams."""
     stream = uow.compliance.stream_results()
-    pending = next(stream, None)
-    for d in devices:
-        did = d.id or 0
-        raws: dict[str, _Raw] = {}
-        while pending is not None and pending[0] < did:
-            pending = next(stream, None)
-        while pending is not None and pending[0] == did:
-            _, check, status, severity, reason, evidence, at, tool = pending
-            raws[check] = _Raw(Status(status), Severity(severity), reason, evidence,
-                               _aware(at), tool)
-            pending = next(stream, None)
-        yield d, raws
+    try:
+        pending = next(stream, None)
+        for d in devices:
+            did = d.id or 0
+            raws: dict[str, _Raw] = {}
+            while pending is not None and pending[0] < did:
+                pending = next(stream, None)
+            while pending is not None and pending[0] == did:
+                _, check, status, severity, reason, evidence, at, tool = pending
+                raws[check] = _Raw(Status(status), Severity(severity), reason, evidence,
+                                   _aware(at), tool)
+                pending = next(stream, None)
+            yield d, raws
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 def _aware(at: datetime) -> datetime:
@@ -378,9 +391,9 @@ def _measures(platform: Platform, principal: Principal, now: datetime
     }
     report, builder = _report(platform, principal, (), None, 0,
                               recent_since=now - timedelta(days=30))
-    days = response_days(principal.tenant.settings)
     values: dict[str, float] = {"devices_total": report.device_count}
     with platform.uow(principal.tenant, False) as uow:
+        days = response_days(uow.tenant.settings)
         values["devices_unregistered"] = uow.discovery.count_hosts(HostStatus.UNREGISTERED)
         rows = uow.findings.report("site", FindingQuery(limit=1), now, days)
         values["findings_p1"] = sum(int(r["p1"] or 0) for r in rows)

@@ -70,7 +70,7 @@ def risk_show(platform: Platform, principal: Principal, device_id: int) -> Devic
         findings = uow.findings.findings(
             FindingQuery(device_id=device_id, limit=MAX_FINDINGS,
                          statuses=(FindingStatus.OPEN, FindingStatus.AFFECTED)),
-            now, response_days(principal.tenant.settings))
+            now, response_days(uow.tenant.settings))
     by_priority: dict[int, int] = {}
     for f in findings:
         by_priority[int(f["priority"])] = by_priority.get(int(f["priority"]), 0) + 1
@@ -89,17 +89,26 @@ def risk_show(platform: Platform, principal: Principal, device_id: int) -> Devic
 
 
 def _data_items(uow: UnitOfWork, system_ids: set[int]) -> list[DataItem]:
+    """The items of the device's systems, and every collection that aggregates any of
+    them (transitively): a collection may be classified higher than its items (R7)."""
     if not system_ids:
         return []
-    out: list[DataItem] = []
+    every: list[DataItem] = []
     offset = 0
     while True:
         page = uow.records.list(RecordKind.DATA_ITEM, limit=1000, offset=offset, sort="id",
                                 descending=False)
-        out += [r for r in page if isinstance(r, DataItem) and r.system_id in system_ids]
+        every += [r for r in page if isinstance(r, DataItem)]
         if len(page) < 1000:
-            return out
+            break
         offset += 1000
+    chosen = {i.id for i in every if i.system_id in system_ids}
+    grew = True
+    while grew:
+        more = {i.id for i in every if i.id not in chosen and chosen & set(i.aggregate_of)}
+        grew = bool(more)
+        chosen |= more
+    return [i for i in every if i.id in chosen]
 
 
 def _impact(system: dict[str, Any]) -> BusinessImpact | None:

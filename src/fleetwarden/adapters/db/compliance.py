@@ -125,12 +125,16 @@ class SqlComplianceRepository:
                 r.assessed_at, r.tool)
         if device_ids is not None:
             for chunk in _chunks(sorted(device_ids)):
-                yield from self._conn.execute(select(*cols).where(
-                    r.tenant_id == self._tenant, r.device_id.in_(chunk)).order_by(r.device_id))
+                with self._conn.execute(select(*cols).where(
+                        r.tenant_id == self._tenant, r.device_id.in_(chunk))
+                        .order_by(r.device_id)) as rows:
+                    yield from rows
             return
         stmt = (select(*cols).where(r.tenant_id == self._tenant, r.device_id.is_not(None))
                 .order_by(r.device_id).execution_options(yield_per=20000))
-        yield from self._conn.execute(stmt)
+        # closed even when the caller stops early (a PostgreSQL server cursor must be)
+        with self._conn.execute(stmt) as rows:
+            yield from rows
 
     # -------------------------------------------------------------- register facts
     def device_context(self, device_ids: Sequence[int]) -> dict[int, DeviceContext]:

@@ -27,6 +27,7 @@ from fleetwarden.entrypoints.api import (
     alerts,
     audit,
     changes,
+    compliance,
     devices,
     discovery,
     errors,
@@ -124,6 +125,7 @@ def create_app(
     v1.include_router(vulns.router)
     v1.include_router(vulns.device_router)
     v1.include_router(vulns.settings_router)
+    v1.include_router(compliance.router)
     v1.include_router(audit.router)
     v1.include_router(accounts.router)
     api.include_router(v1)
@@ -132,6 +134,7 @@ def create_app(
     api.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     api.add_middleware(ContentLengthLimit, default=DEFAULT_BODY_LIMIT,
-                       per_path={IMPORT_PATH: IMPORT_BODY_LIMIT})
+                       per_path={IMPORT_PATH: IMPORT_BODY_LIMIT,
+                                 "/api/v1/attestations": compliance.ATTESTATION_BODY_LIMIT})
     api.add_middleware(AccessLogMiddleware)  # added last: outermost
     return api

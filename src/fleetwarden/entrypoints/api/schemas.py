@@ -858,3 +858,346 @@ class VulnSettingsIn(Input):
 
 class VulnSettingsOut(Output):
     response_days: list[int]
+
+
+# ---------------------------------------------------------------------- compliance
+FrameworkId = Annotated[StrictStr, Field(min_length=1, max_length=64)]
+RequirementId = Annotated[StrictStr, Field(min_length=1, max_length=100)]
+
+
+class AssessIn(ScanOptionsIn):
+    """What to assess: addresses or CIDRs, one registered device, or one segment."""
+
+    targets: list[Target] = Field(default_factory=list, max_length=256,
+                                  examples=[["127.76.0.10"]])
+    device_id: Id | None = Field(default=None, description="Assess this registered device "
+                                 "(its IPv4 addresses, or its stored observations with "
+                                 "probe=false).")
+    segment: Text | None = Field(default=None, max_length=128,
+                                 description="Assess every device of this segment.")
+    frameworks: list[FrameworkId] = Field(
+        default_factory=list, max_length=16, examples=[["etsi-en-303-645"]],
+        description="Only the checks mapped to these frameworks (default: every check).")
+    udp: StrictBool = Field(default=True, description="Also send the UDP probes (SNMP, "
+                            "SSDP, mDNS, CoAP).")
+    probe: StrictBool = Field(default=True, description="false: assess from the latest "
+                              "discovery observations and send nothing (needs device_id or "
+                              "segment).")
+    tls: StrictBool = Field(default=True, description="Scan every TLS service in depth.")
+    credentials: StrictBool = Field(
+        default=True, description="Try a few well-known default credentials, only on the "
+        "segments the tenant authorised (PUT /settings/assess).")
+    allow_outside_scope: StrictBool = Field(
+        default=False, description="Admins only: probe targets outside the tenant's segments "
+        "(audited).")
+
+
+class AssessAccepted(Output):
+    id: int = Field(description="The assessment run; follow the Location header.")
+    status: str = Field(description="`running`.")
+
+
+class AssessFindingOut(Contract):
+    """One check on one subject: the ``assess --format json`` contract."""
+
+    device_id: int | None = Field(description="null for a host not in the register.")
+    host_id: int | None = Field(default=None, description="The discovered host, when the "
+                                "subject is not a registered device.")
+    device_name: str | None = None
+    ip: str | None
+    check_id: str
+    title: str | None = None
+    status: str = Field(description="PASS, FAIL, MANUAL, NOT_APPLICABLE or ERROR")
+    severity: str = Field(description="critical, high, medium, low or info")
+    requirements: list[str] = Field(description="Requirement ids (`FRAMEWORK/ID`) it "
+                                    "evidences (only the chosen frameworks').")
+    evidence: dict[str, Any] = Field(description="Facts behind the status; may quote "
+                                     "device-supplied text.")
+    reason: str
+
+
+class AssessRunOut(Output):
+    id: int
+    scan_id: int | None = Field(description="The discovery scan it ran (null with "
+                                "probe=false).")
+    counts: dict[str, int] = Field(description="Results per status.")
+    devices: int = Field(description="Registered devices assessed.")
+    unregistered: int = Field(description="Hosts assessed that are not in the register.")
+    warnings: list[str]
+    findings: list[AssessFindingOut]
+
+
+class AssessmentOut(Output):
+    id: int
+    actor: str
+    status: str = Field(description="running, done or failed")
+    targets: list[str]
+    options: dict[str, Any]
+    scan_id: int | None
+    tool: str
+    started_at: str | None
+    finished_at: str | None
+    summary: dict[str, Any] = Field(description="Devices, unregistered hosts, results, "
+                                    "counts per status and the digest of what was stored.")
+    error: str | None
+
+
+class AssessmentDetail(AssessmentOut):
+    run: AssessRunOut | None = Field(description="The run's findings while this API process "
+                                     "still holds them (recent runs it ran); null "
+                                     "otherwise: see GET /devices/{id}/compliance.")
+
+
+class AssessmentList(Output):
+    items: list[AssessmentOut]
+
+
+class FrameworkOut(Output):
+    id: str
+    title: str
+    version: str
+    source: str = Field(description="The document the requirements come from.")
+    requirements: int = Field(description="How many requirements it lists.")
+    automated: int = Field(description="How many of them at least one check evidences.")
+
+
+class FrameworkList(Output):
+    items: list[FrameworkOut]
+
+
+class RequirementOut(Output):
+    id: str = Field(description="`FRAMEWORK/ID`")
+    framework: str
+    local_id: str
+    title: str
+    reference: str = Field(description="Where in the source document.")
+    group: str
+    mandatory: bool
+    applies_to: str = Field(description="device, model or organisation")
+    checks: list[str] = Field(description="Checks that evidence it; empty: attestation "
+                              "only (MANUAL until attested).")
+
+
+class RequirementList(Output):
+    framework: str
+    items: list[RequirementOut]
+
+
+class CheckOut(Output):
+    id: str
+    title: str
+    severity: str
+    rationale: str
+    remediation: str
+    needs: list[str] = Field(description="What it reads: services, tls, credentials, "
+                             "register, vulns.")
+    requirements: list[str] = Field(description="Requirement ids it evidences.")
+
+
+class CheckList(Output):
+    items: list[CheckOut]
+
+
+class DeviceRequirementOut(Output):
+    requirement_id: str
+    title: str
+    group: str
+    mandatory: bool
+    status: str = Field(description="PASS, FAIL, MANUAL, NOT_APPLICABLE, ERROR or WAIVED")
+    reason: str
+    decided_by: str = Field(description="check, attestation, waiver or none")
+    check_id: str | None
+    checks: list[str]
+    attestation_id: int | None
+    waiver_id: int | None
+    assessed_at: str | None
+
+
+class CheckResultOut(Output):
+    check_id: str
+    status: str
+    severity: str
+    reason: str
+    evidence: dict[str, Any] = Field(description="May quote device-supplied text.")
+    ip: str | None
+    assessment_id: int
+    assessed_at: str | None
+    tool: str
+
+
+class DeviceComplianceOut(Output):
+    device_id: int
+    counts: dict[str, int] = Field(description="Requirements per status.")
+    requirements: list[DeviceRequirementOut]
+    results: list[CheckResultOut] = Field(description="The device's latest check results.")
+
+
+class RiskFactorOut(Output):
+    name: str
+    value: str = Field(description="What was seen, or what was assumed.")
+    weight: float
+    points: float
+    evidence: str
+    stage: str = Field(description="inherent or residual")
+
+
+class ThreatOut(Output):
+    id: str
+    stride: str = Field(description="S, T, R, I, D or E")
+    title: str
+    status: str = Field(description="mitigated, exposed or unknown")
+    because: str
+
+
+class BusinessImpactOut(Output):
+    system: str
+    confidentiality: str
+    integrity: str
+    availability: str
+
+
+class RiskInputsOut(Output):
+    device_type: str
+    criticality: str
+    zone: str | None
+    data_classification: str | None
+    data_items: list[str]
+    business_impact: list[BusinessImpactOut]
+    open_services: list[str] | None = Field(description="null: never observed.")
+    checks: dict[str, int] = Field(description="Latest check results per status.")
+    vulns_by_priority: dict[str, int] = Field(description="Open findings per priority.")
+    kev: int
+    overdue: int
+
+
+class DeviceRiskOut(Output):
+    device_id: int
+    device_name: str
+    device_type: str
+    systems: list[str]
+    inherent: float = Field(description="0..100: from the context alone.")
+    residual: float = Field(description="0..100: the sum of every factor's points.")
+    inherent_level: str
+    residual_level: str = Field(description="low, medium, high or critical")
+    impact: float
+    likelihood: float
+    factors: list[RiskFactorOut]
+    threats: list[ThreatOut]
+    inputs: RiskInputsOut
+
+
+class AttestationIn(Input):
+    """An attestation without evidence files; send ``multipart/form-data`` with the same
+    fields and one ``files`` part per file to attach evidence."""
+
+    requirement_id: RequirementId = Field(examples=["etsi-en-303-645/5.1-1"])
+    subject_type: Text = Field(default="device", max_length=16,
+                               description="device, model or tenant (organisation-wide).")
+    subject_id: Id | None = Field(default=None, description="The device or model id "
+                                  "(not for tenant).")
+    status: Text = Field(max_length=32, description="PASS, FAIL or NOT_APPLICABLE")
+    statement: Text = Field(max_length=8000, description="What was checked and how "
+                            "(at least 10 characters).")
+    method: Text = Field(max_length=32, description="inspection, test, supplier-statement, "
+                         "certification or interview")
+    expires_at: datetime = Field(description="When it must be examined again (ISO 8601, "
+                                 "UTC when no offset; at most 3 years ahead).")
+
+
+class EvidenceFileOut(Output):
+    id: int
+    name: str = Field(description="As uploaded, path and control characters removed.")
+    sha256: str
+    size: int
+    media_type: str | None = Field(description="As the uploader declared it (untrusted).")
+    added_by: str
+    added_at: str | None
+    download: str = Field(description="Path of GET /evidence/{id}.")
+
+
+class AttestationOut(Output):
+    id: int
+    requirement_id: str
+    subject_type: str
+    subject_id: int
+    status: str
+    statement: str
+    method: str
+    attested_by: str
+    attested_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+    revoked_by: str | None
+    active: bool = Field(description="Not revoked and not expired.")
+    files: list[EvidenceFileOut]
+
+
+class AttestationList(Output):
+    items: list[AttestationOut]
+
+
+class RevokeIn(Input):
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+class WaiverIn(Input):
+    """An accepted exception to a check or to a requirement (give one of them)."""
+
+    check_id: Text | None = Field(default=None, min_length=1, max_length=64)
+    requirement_id: RequirementId | None = None
+    subject_type: Text = Field(default="device", max_length=16,
+                               description="device, model or tenant (estate-wide).")
+    subject_id: Id | None = None
+    justification: Text = Field(max_length=4000, description="At least 10 characters.")
+    approver: Text = Field(max_length=256, description="Who accepted it (not you).")
+    expires_at: datetime = Field(description="At most a year ahead (ISO 8601, UTC when no "
+                                 "offset).")
+
+
+class WaiverOut(Output):
+    id: int
+    target: str = Field(description="`check:ID` or `requirement:FRAMEWORK/ID`")
+    subject_type: str
+    subject_id: int | None
+    justification: str
+    approver: str
+    requested_by: str
+    created_at: str | None
+    expires_at: str | None
+    revoked_at: str | None
+    revoked_by: str | None
+    active: bool
+
+
+class WaiverList(Output):
+    items: list[WaiverOut]
+
+
+ServiceName = Annotated[StrictStr, Field(min_length=1, max_length=32)]
+
+
+class ServiceProfileIn(Input):
+    services: list[ServiceName] | None = Field(
+        max_length=256, examples=[["tcp/443", "udp/161"]],
+        description="The model's approved services; null removes the profile.")
+
+
+class ServiceProfileOut(Output):
+    model_id: int
+    approved_services: list[str] | None
+
+
+class AssessSettingsIn(Input):
+    allow_segments: list[Annotated[StrictStr, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=256,
+        description="Segments where default credentials may be tried.")
+    deny_segments: list[Annotated[StrictStr, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list, max_length=256, description="Segments where they may not.")
+    update_max_age_days: Annotated[StrictInt, Field(ge=1, le=3650)] | None = None
+    cert_expiry_warning_days: Annotated[StrictInt, Field(ge=1, le=365)] | None = None
+
+
+class AssessSettingsOut(Output):
+    credential_test_segments: list[str]
+    update_max_age_days: int
+    cert_expiry_warning_days: int

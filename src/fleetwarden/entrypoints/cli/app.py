@@ -17,6 +17,7 @@ from fleetwarden import __version__
 from fleetwarden.entrypoints.cli import (
     admin,
     alerts,
+    compliance,
     devices,
     discover,
     lab,
@@ -80,6 +81,13 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(software.sbom_app, name="sbom")
 app.add_typer(software.feeds_app, name="feeds")
 app.add_typer(vulns.app, name="vulns")
+app.command("assess")(compliance.assess)
+app.add_typer(compliance.attest_app, name="attest")
+app.add_typer(compliance.waive_app, name="waive")
+app.add_typer(compliance.risk_app, name="risk")
+app.add_typer(compliance.report_app, name="report")
+app.add_typer(compliance.compliance_app, name="compliance")
+admin.settings_app.command("assess")(compliance.assess_settings)
 
 
 
