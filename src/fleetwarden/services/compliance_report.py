@@ -42,7 +42,10 @@ from fleetwarden.services.context import Permission, Platform, Principal, requir
 from fleetwarden.services.vulns import response_days
 
 DEFAULT_ENTRY_LIMIT = 100
-_LISTED = (Status.FAIL, Status.ERROR, Status.MANUAL, Status.WAIVED)
+#: Statuses whose devices are listed under a requirement (MANUAL only on request: before
+#: attestations it is most of the estate on most requirements, and the counts say so).
+_LISTED = (Status.FAIL, Status.ERROR, Status.WAIVED)
+_LISTED_WITH_MANUAL = (*_LISTED, Status.MANUAL)
 _PROBE_NEEDS = {"services", "tls", "credentials"}
 
 
@@ -109,15 +112,19 @@ def frameworks_for(tools: ComplianceTools, ids: Sequence[str]) -> list[Framework
 
 def compliance_report(platform: Platform, principal: Principal, *,
                       frameworks: Sequence[str] = (), site: str | None = None,
-                      entry_limit: int = DEFAULT_ENTRY_LIMIT) -> ComplianceReport:
+                      entry_limit: int = DEFAULT_ENTRY_LIMIT, list_manual: bool = False
+                      ) -> ComplianceReport:
     """The report auditors read: every requirement of the chosen frameworks, its status
-    over the devices in scope (every device not disposed, or one site's), with evidence."""
-    return _report(platform, principal, frameworks, site, entry_limit)[0]
+    over the devices in scope (every device not disposed, or one site's), with evidence.
+    Devices are listed (worst first, ``entry_limit`` per requirement) when they FAIL, are
+    in ERROR or WAIVED, and with ``list_manual`` also when MANUAL."""
+    return _report(platform, principal, frameworks, site, entry_limit,
+                   list_manual=list_manual)[0]
 
 
 def _report(platform: Platform, principal: Principal, frameworks: Sequence[str],
-            site: str | None, entry_limit: int, recent_since: datetime | None = None
-            ) -> tuple[ComplianceReport, _Builder]:
+            site: str | None, entry_limit: int, recent_since: datetime | None = None,
+            list_manual: bool = False) -> tuple[ComplianceReport, _Builder]:
     require(principal, Permission.READ)
     if not 0 <= entry_limit <= 100_000:
         raise InputError("--entries must be 0..100000")
@@ -130,7 +137,8 @@ def _report(platform: Platform, principal: Principal, frameworks: Sequence[str],
         site_id = _site_id(uow, site)
         exc = _exceptions(uow, now)
         head = uow.audit.head()
-        builder = _Builder(chosen, req_checks, entry_limit, meta)
+        builder = _Builder(chosen, req_checks, entry_limit, meta,
+                           _LISTED_WITH_MANUAL if list_manual else _LISTED)
         builder.recent_since = recent_since
         tenant_id = uow.tenant.id or 0
         for device, raws in _with_results(uow, _devices(uow, site_id)):
@@ -179,7 +187,9 @@ def device_compliance(platform: Platform, principal: Principal, device_id: int, 
 # ------------------------------------------------------------------- building
 class _Builder:
     def __init__(self, frameworks: Sequence[Framework], req_checks: Mapping[str, tuple[str, ...]],
-                 limit: int, meta: Mapping[str, Any]) -> None:
+                 limit: int, meta: Mapping[str, Any],
+                 listed: tuple[Status, ...] = _LISTED) -> None:
+        self.listed = listed
         self.frameworks = frameworks
         self.reqs: list[Requirement] = [r for f in frameworks for r in f.requirements]
         self.checks = [tuple(req_checks.get(r.id, ())) for r in self.reqs]
@@ -216,7 +226,7 @@ class _Builder:
             verdicts = [verdict(checks, results, attest.get(req.id), wc, wr.get(req.id))
                         for req, checks in zip(self.reqs, self.checks, strict=True)]
             listed = [(i, (v.status.rank, v.severity.rank if v.severity else -1))
-                      for i, v in enumerate(verdicts) if v.status in _LISTED]
+                      for i, v in enumerate(verdicts) if v.status in self.listed]
             cached = ([v.status for v in verdicts], listed)
             self.cache[sig] = cached
         statuses, listed = cached
@@ -281,7 +291,7 @@ class _Builder:
                 top = max((s for s, n in counts.items() if n), key=lambda s: s.rank,
                           default=Status.MANUAL)
                 cands = sorted(self.kept[i], key=lambda c: (c[0], c[1]), reverse=True)
-                non_pass = sum(counts[s] for s in _LISTED)
+                non_pass = sum(counts[s] for s in self.listed)
                 rows.append(RequirementResult(
                     requirement_id=req.id, title=req.title, group=req.group,
                     reference=req.reference, mandatory=req.mandatory, status=top,

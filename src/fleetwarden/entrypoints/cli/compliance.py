@@ -67,6 +67,8 @@ compliance_app = typer.Typer(help="Frameworks, requirements, checks, device stat
 
 FINDING_COLUMNS = ("device_id", "ip", "check_id", "status", "severity", "reason")
 """The table's columns; ``--format json`` adds requirements, evidence, title, host_id."""
+PAGED_ENTRIES = 25
+"""Devices listed per requirement in documents people page through (html, pdf)."""
 FrameworkOpt = Annotated[list[str] | None, typer.Option(
     "--framework", metavar="ID", help="ncsp-iot, etsi-en-303-645, dcms-cop, psti, "
                                       "owasp-iot-2018, nistir-8259a (repeatable).")]
@@ -405,9 +407,12 @@ def report_compliance(
     out: Annotated[Path, typer.Option("--out", help="File to write.")],
     framework: FrameworkOpt = None,
     site: Annotated[str | None, typer.Option("--site", metavar="NAME")] = None,
-    entries: Annotated[int, typer.Option(
-        "--entries", help="Devices listed per requirement and status (counts are always "
-                          "complete).")] = DEFAULT_ENTRY_LIMIT,
+    entries: Annotated[int | None, typer.Option(
+        "--entries", help="Devices listed per requirement, worst first (counts are always "
+                          "complete); default 25 in html/pdf, 100 otherwise.")] = None,
+    list_manual: Annotated[bool, typer.Option(
+        "--list-manual", help="Also list devices whose status is MANUAL (by default they "
+                              "are counted only).")] = False,
 ) -> None:
     """Compliance by requirement: status, evidence, timestamps, who generated it and the
     audit-chain head it was made at.
@@ -422,7 +427,10 @@ def report_compliance(
         progress.add_task("building report", total=None, detail="")
         report = compliance_report(st.app().platform, st.principal(),
                                    frameworks=tuple(framework or ()), site=site,
-                                   entry_limit=entries)
+                                   entry_limit=entries if entries is not None else (
+                                       PAGED_ENTRIES if fmt in (ReportOut.HTML, ReportOut.PDF)
+                                       else DEFAULT_ENTRY_LIMIT),
+                                   list_manual=list_manual)
         data = render_compliance(report, fmt.value)
     _write(out, data)
     pct = "; ".join(f"{f.id} {f.compliance_percent if f.compliance_percent is not None else '-'}%"
