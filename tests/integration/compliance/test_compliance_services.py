@@ -378,7 +378,7 @@ def test_a_tenant_wide_waiver_applies_to_every_device(est: Estate) -> None:
 def test_compliance_report_counts_and_bounds(est: Estate) -> None:
     est.assess_segment()
     est.attest()
-    report = cr.compliance_report(est.p, est.admin, entry_limit=1)
+    report = cr.compliance_report(est.p, est.admin, entry_limit=1, list_manual=True)
     assert report.device_count == 4 and report.tenant == est.admin.tenant.name
     assert report.assessed_from is not None and report.assessed_to is not None
     for f in report.frameworks:
@@ -403,9 +403,9 @@ def test_compliance_report_counts_and_bounds(est: Estate) -> None:
         est.ids["gw-1"], Status.FAIL, "telnet-open")
     assert worst.evidence[0].method == "automated-probe"
     # unbounded: every listed device is an entry
-    full = _requirement(cr.compliance_report(est.p, est.admin, entry_limit=100), NO_CHECKS_2)
+    full = _requirement(cr.compliance_report(est.p, est.admin, entry_limit=100, list_manual=True), NO_CHECKS_2)
     assert len(full.entries) == 4 and full.entries_omitted == 0
-    none = _requirement(cr.compliance_report(est.p, est.admin, entry_limit=0), NO_CHECKS_2)
+    none = _requirement(cr.compliance_report(est.p, est.admin, entry_limit=0, list_manual=True), NO_CHECKS_2)
     assert none.entries == () and none.entries_omitted == 4
     with pytest.raises(InputError):
         cr.compliance_report(est.p, est.admin, entry_limit=-1)
