@@ -177,6 +177,21 @@ def _request(ip: str, port: int, timeout: float,
 
 
 # ------------------------------------------------------------------------ results
+#: Parts of an IANA suite name that make it weak whatever the protocol: no encryption,
+#: no authentication, export grade, RC4, single or triple DES, MD5 MACs, IDEA, and
+#: static RSA key exchange (no forward secrecy; the ROBOT family of attacks). Sound
+#: suites that are not Mozilla's intermediate choice (ECDHE with CBC and SHA-1) are
+#: tls-mozilla-profile's finding, not this one's.
+WEAK_PARTS = ("_NULL_", "_anon_", "_EXPORT", "_RC4_", "_DES_", "_3DES_", "_DES40_",
+              "_MD5", "_IDEA_")
+WEAK_PREFIXES = ("TLS_RSA_WITH_", "SSL_RSA_WITH_")
+
+
+def is_weak_suite(name: str) -> bool:
+    return (name.endswith("_NULL") or name.startswith(WEAK_PREFIXES)
+            or any(part in name for part in WEAK_PARTS))
+
+
 def _to_scan(server: ServerScanResult, port: int, service: str) -> TlsScan:
     if server.scan_status != ServerScanStatusEnum.COMPLETED or server.scan_result is None:
         return _failed(port, service,
@@ -185,7 +200,6 @@ def _to_scan(server: ServerScanResult, port: int, service: str) -> TlsScan:
     protocols: list[str] = []
     weak: set[str] = set()
     failed: list[str] = []
-    intermediate = _profile(TlsConfigurationEnum.MOZILLA_INTERMEDIATE)
     for command, name in _PROTOCOLS:
         attempt = getattr(attempts, command.value)
         if attempt.status != ScanCommandAttemptStatusEnum.COMPLETED or attempt.result is None:
@@ -195,9 +209,8 @@ def _to_scan(server: ServerScanResult, port: int, service: str) -> TlsScan:
         if not suites.is_tls_version_supported:
             continue
         protocols.append(name)
-        allowed = intermediate.ciphersuites if name == "TLSv1.3" else intermediate.ciphers.iana
         weak |= {s.cipher_suite.name for s in suites.accepted_cipher_suites
-                 if s.cipher_suite.name not in allowed}
+                 if is_weak_suite(s.cipher_suite.name)}
     fallback = attempts.tls_fallback_scsv
     scsv = (fallback.result.supports_fallback_scsv
             if fallback.status == ScanCommandAttemptStatusEnum.COMPLETED and fallback.result

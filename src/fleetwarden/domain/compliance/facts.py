@@ -27,7 +27,9 @@ class TlsScan:
     accepted_protocols: tuple[str, ...] = ()
     """Protocols the server accepted, from SSLv2, SSLv3, TLSv1, TLSv1.1, TLSv1.2, TLSv1.3."""
     weak_ciphers: tuple[str, ...] = ()
-    """Accepted suites (IANA names) that Mozilla's intermediate profile does not allow."""
+    """Accepted suites (IANA names) that are weak whatever the protocol: NULL, anon,
+    EXPORT, RC4, DES/3DES, MD5, IDEA, static RSA key exchange. Sound suites Mozilla's
+    intermediate profile leaves out (ECDHE with CBC) are tls-mozilla-profile's finding."""
     fallback_scsv: bool | None = None
     """True when the server refuses a downgraded handshake (RFC 7507); None: not tested."""
     mozilla_profile: str | None = None

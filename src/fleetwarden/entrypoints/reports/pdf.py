@@ -22,7 +22,7 @@ from fleetwarden.entrypoints.reports._common import limit_entries
 
 log = logging.getLogger("fleetwarden.reports.pdf")
 
-ENTRIES_PER_REQUIREMENT = 10
+ENTRIES_PER_REQUIREMENT = 25
 """Device entries printed per requirement (the worst; the counts stay complete)."""
 ENTRIES_TOTAL = 1000
 """Device entries printed in all. WeasyPrint needs 0.15-0.3 s of CPU and ~3 MB of memory
