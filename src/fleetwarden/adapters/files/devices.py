@@ -72,7 +72,16 @@ def read_stream(fh: IO[str], fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _csv_rows(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
-    csv.field_size_limit(MAX_FIELD)
+    # The limit is process-wide: put it back after this file, or every later CSV reader
+    # in the process (report tests, a long-running server) inherits it.
+    previous = csv.field_size_limit(MAX_FIELD)
+    try:
+        yield from _limited_csv_rows(fh)
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _limited_csv_rows(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.reader(fh, strict=True)
     try:
         header = next(reader)
