@@ -29,11 +29,9 @@ import json
 import logging
 import re
 import threading
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -58,6 +56,7 @@ from starlette.datastructures import UploadFile
 from fleetwarden.domain.compliance.exceptions import Attestation, Waiver
 from fleetwarden.domain.compliance.records import StoredResult
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
+from fleetwarden.entrypoints.api.jobs import START_TIMEOUT, BackgroundJobs, Job
 from fleetwarden.entrypoints.api.limits import DEFAULT_BODY_LIMIT, MIB
 from fleetwarden.entrypoints.api.schemas import (
     MAX_ID,
@@ -85,7 +84,7 @@ from fleetwarden.entrypoints.api.schemas import (
     WaiverList,
     WaiverOut,
 )
-from fleetwarden.errors import FleetwardenError, NotFound, StorageError
+from fleetwarden.errors import NotFound
 from fleetwarden.ports import ScanOptions
 from fleetwarden.services import attestations as decisions
 from fleetwarden.services import compliance_report, risk
@@ -98,9 +97,6 @@ MAX_RUNNING = 2
 """Assessments one API process runs at once (each may scan, and TLS-scan, many hosts)."""
 KEEP_RUNS = 16
 """Finished runs kept in memory for ``GET /assessments/{id}``."""
-START_TIMEOUT = 60.0
-"""Seconds to wait for the service to check the input and record the run."""
-RETRY_AFTER = "30"
 MAX_RUNS_SHOWN = 500
 """``GET /assessments`` pages no further back than this many runs."""
 ATTESTATION_BODY_LIMIT = 64 * MIB
@@ -139,120 +135,35 @@ BUSY: dict[int | str, dict[str, Any]] = {
 UNSUPPORTED: dict[int | str, dict[str, Any]] = {
     415: {"model": ErrorBody, "description": "Unsupported Content-Type"}}
 
-Runner = Callable[[Callable[[int], None]], AssessmentRun]
-"""Runs one assessment, calling its argument with the run id once the run is recorded."""
-
-
 # ------------------------------------------------------------------ assessment jobs
-@dataclass
-class _Job:
-    tenant_id: int
-    started: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
-    run_id: int | None = None
-    run: AssessmentRun | None = None
-    error: BaseException | None = None
-
-
-class AssessmentJobs:
-    """The background assessments of one API process, and the findings of recent ones.
-
-    Bounded twice, as discovery's ``ScanJobs``: at most ``max_running`` at once (more are
-    refused, never queued) and at most ``keep`` finished runs in memory, oldest first out.
-    """
-
-    def __init__(self, max_running: int = MAX_RUNNING, keep: int = KEEP_RUNS) -> None:
-        self.max_running = max_running
-        self.keep = keep
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_running),
-                                        thread_name_prefix="fleetwarden-assess")
-        self._lock = threading.Lock()
-        self._running = 0
-        self._closed = False
-        self._jobs: OrderedDict[tuple[int, int], _Job] = OrderedDict()
+class _AssessmentJob(Job[int, AssessmentRun]):
+    @property
+    def run_id(self) -> int | None:
+        return self.first
 
     @property
-    def running(self) -> int:
-        return self._running
+    def run(self) -> AssessmentRun | None:
+        return self.result
 
-    def start(self, tenant_id: int, run: Runner, timeout: float = START_TIMEOUT) -> _Job:
-        """Run ``run`` in the background; return once its run is recorded.
 
-        Whatever ``run`` raises before that (bad input, scope refused, no permission) is
-        raised here, so the caller answers it like any synchronous error.
-        """
-        with self._lock:
-            if self._closed:
-                raise HTTPException(503, "the server is shutting down")
-            if self._running >= self.max_running:
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"this server already runs {self._running} assessment(s), the most it "
-                    "may at once: try again when one has finished (GET /api/v1/assessments)",
-                    headers={"Retry-After": RETRY_AFTER})
-            self._running += 1
-        job = _Job(tenant_id)
-        try:
-            self._pool.submit(self._work, job, run)
-        except RuntimeError:  # the pool was shut down in between
-            self._done()
-            raise HTTPException(503, "the server is shutting down") from None
-        job.started.wait(timeout)
-        if job.run_id is None:
-            if job.error is not None:
-                raise job.error
-            raise StorageError(f"the assessment was not recorded within {timeout:.0f} s")
+class AssessmentJobs(BackgroundJobs[int, AssessmentRun]):
+    """The background assessments of one API process, and the findings of recent ones."""
+
+    def __init__(self, max_running: int = MAX_RUNNING, keep: int = KEEP_RUNS) -> None:
+        super().__init__(what="assessment", list_path="/api/v1/assessments",
+                         key=lambda run_id: run_id, max_running=max_running, keep=keep,
+                         job_type=_AssessmentJob)
+
+    def start(self, tenant_id: int, run: Callable[[Callable[[int], None]], AssessmentRun],
+              timeout: float = START_TIMEOUT) -> _AssessmentJob:
+        job = super().start(tenant_id, run, timeout)
+        assert isinstance(job, _AssessmentJob)
         return job
-
-    def _work(self, job: _Job, run: Runner) -> None:
-        def on_start(run_id: int) -> None:
-            job.run_id = run_id
-            with self._lock:
-                self._jobs[(job.tenant_id, run_id)] = job
-                self._evict()
-            job.started.set()
-
-        try:
-            job.run = run(on_start)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
-            job.error = exc
-            # After the start the service has recorded the failure on the run.
-            if not isinstance(exc, FleetwardenError):
-                log.error("assessment %s failed", job.run_id or "-", exc_info=exc)
-            elif job.run_id is not None:
-                log.warning("assessment %s failed: %s", job.run_id, exc)
-        finally:
-            self._done()
-            job.finished.set()
-            job.started.set()
-
-    def _done(self) -> None:
-        with self._lock:
-            self._running -= 1
-
-    def _evict(self) -> None:
-        finished = [key for key, job in self._jobs.items() if job.finished.is_set()]
-        for key in finished[: max(0, len(self._jobs) - self.keep)]:
-            del self._jobs[key]
 
     def run_of(self, tenant_id: int, run_id: int, *, settle: float = 0.0
                ) -> AssessmentRun | None:
-        """The findings of a run this process ran, if still held (``settle``: seconds to
-        wait for a job whose run the database already shows as finished)."""
-        with self._lock:
-            job = self._jobs.get((tenant_id, run_id))
-        if job is None:
-            return None
-        if settle:
-            job.finished.wait(settle)
-        return job.run
-
-    def close(self) -> None:
-        """Refuse new assessments and wait for the running ones (their runs then say how
-        they ended rather than staying ``running``)."""
-        with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        """The findings of a run this process ran, if still held."""
+        return self.result(tenant_id, run_id, settle=settle)
 
 
 @asynccontextmanager

@@ -20,20 +20,17 @@ unit of work, or run a scan on the event loop.
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
 from fleetwarden.domain.durations import parse_duration
 from fleetwarden.domain.inventory import ScanRecord
 from fleetwarden.entrypoints.api.auth import CurrentPlatform, CurrentPrincipal
+from fleetwarden.entrypoints.api.jobs import BackgroundJobs
 from fleetwarden.entrypoints.api.schemas import (
     CONFLICT,
     MAX_ID,
@@ -58,7 +55,7 @@ from fleetwarden.entrypoints.api.schemas import (
 )
 from fleetwarden.entrypoints.discovery_views import host_row, host_view, scan_view, schedule_view
 from fleetwarden.entrypoints.presenters import device_detail
-from fleetwarden.errors import FleetwardenError, NotFound, StorageError
+from fleetwarden.errors import NotFound
 from fleetwarden.ports import ScanOptions
 from fleetwarden.services import devices, inventory, schedules
 from fleetwarden.services import discovery as service
@@ -74,9 +71,6 @@ MAX_RUNNING = 2
 """Scans one API process runs at once (each may use many sockets and a core)."""
 KEEP_REPORTS = 16
 """Finished reports kept in memory for ``GET /discovery/scans/{id}``."""
-START_TIMEOUT = 60.0
-"""Seconds to wait for the service to check the scope and record the scan."""
-RETRY_AFTER = "30"
 MAX_HOST_PAGE = 500
 MIN_EVERY = 60
 MAX_EVERY = 366 * 86400
@@ -90,124 +84,13 @@ BUSY: dict[int | str, dict[str, Any]] = {
     429: {"model": ErrorBody, "description": "This server already runs as many scans as it "
           "may; try again later (see Retry-After)"}}
 
-Runner = Callable[[Callable[[ScanRecord], None]], DiscoveryReport]
-"""Runs one discovery, calling its argument with the scan record once it is recorded."""
-
-
 # ------------------------------------------------------------------ scan jobs
-@dataclass
-class _Job:
-    tenant_id: int
-    started: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
-    scan: ScanRecord | None = None
-    report: DiscoveryReport | None = None
-    error: BaseException | None = None
-
-
-class ScanJobs:
-    """The background scans of one API process, and the reports of the recent ones.
-
-    Bounded twice: at most ``max_running`` scans at once (more are refused, never
-    queued: a queued scan would hold a request open or vanish with the process), and at
-    most ``keep`` finished reports in memory, oldest evicted first.
-    """
+class ScanJobs(BackgroundJobs[ScanRecord, DiscoveryReport]):
+    """The background scans of one API process and the reports of recent ones."""
 
     def __init__(self, max_running: int = MAX_RUNNING, keep: int = KEEP_REPORTS) -> None:
-        self.max_running = max_running
-        self.keep = keep
-        self._pool = ThreadPoolExecutor(max_workers=max(1, max_running),
-                                        thread_name_prefix="fleetwarden-scan")
-        self._lock = threading.Lock()
-        self._running = 0
-        self._closed = False
-        self._jobs: OrderedDict[tuple[int, int], _Job] = OrderedDict()
-
-    @property
-    def running(self) -> int:
-        return self._running
-
-    def start(self, tenant_id: int, run: Runner, timeout: float = START_TIMEOUT) -> _Job:
-        """Run ``run`` in the background; return once its scan is recorded.
-
-        Whatever ``run`` raises before that (scope refused, bad targets, no permission)
-        is raised here, so the caller answers it like any synchronous error.
-        """
-        with self._lock:
-            if self._closed:
-                raise HTTPException(503, "the server is shutting down")
-            if self._running >= self.max_running:
-                raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"this server already runs {self._running} scan(s), the most it may at "
-                    "once: try again when one has finished (GET /api/v1/discovery/scans)",
-                    headers={"Retry-After": RETRY_AFTER})
-            self._running += 1
-        job = _Job(tenant_id)
-        try:
-            self._pool.submit(self._work, job, run)
-        except RuntimeError:  # the pool was shut down in between
-            self._done()
-            raise HTTPException(503, "the server is shutting down") from None
-        job.started.wait(timeout)
-        if job.scan is None:
-            if job.error is not None:
-                raise job.error
-            raise StorageError(f"the scan was not recorded within {timeout:.0f} s")
-        return job
-
-    def _work(self, job: _Job, run: Runner) -> None:
-        def on_start(scan: ScanRecord) -> None:
-            job.scan = scan
-            with self._lock:
-                self._jobs[(job.tenant_id, scan.id or 0)] = job
-                self._evict()
-            job.started.set()
-
-        try:
-            job.report = run(on_start)
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
-            job.error = exc
-            # After the start the service has recorded the failure on the scan row.
-            if not isinstance(exc, FleetwardenError):
-                log.error("scan %s failed", job.scan.id if job.scan else "-", exc_info=exc)
-            elif job.scan is not None:
-                log.warning("scan %s failed: %s", job.scan.id, exc)
-        finally:
-            self._done()
-            job.finished.set()
-            job.started.set()
-
-    def _done(self) -> None:
-        with self._lock:
-            self._running -= 1
-
-    def _evict(self) -> None:
-        finished = [key for key, job in self._jobs.items() if job.finished.is_set()]
-        for key in finished[: max(0, len(self._jobs) - self.keep)]:
-            del self._jobs[key]
-
-    def report(self, tenant_id: int, scan_id: int, *, settle: float = 0.0
-               ) -> DiscoveryReport | None:
-        """The report of a scan this process ran, if still held.
-
-        ``settle``: seconds to wait for a job whose scan the database already shows as
-        finished (it has committed, and is about to hand its report over).
-        """
-        with self._lock:
-            job = self._jobs.get((tenant_id, scan_id))
-        if job is None:
-            return None
-        if settle:
-            job.finished.wait(settle)
-        return job.report
-
-    def close(self) -> None:
-        """Refuse new scans and wait for the running ones (their records then say how
-        they ended rather than staying ``running``)."""
-        with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        super().__init__(what="scan", list_path="/api/v1/discovery/scans",
+                         key=lambda scan: scan.id or 0, max_running=max_running, keep=keep)
 
 
 def _jobs(request: Request) -> ScanJobs:
@@ -256,17 +139,17 @@ def start_scan(
         return service.discover(platform, principal, discover_request, on_start=on_start)
 
     job = _jobs(request).start(_tenant(principal), run)
-    assert job.scan is not None
+    assert job.first is not None
     if wait:
         job.finished.wait()
         if job.error is not None:
             raise job.error
-        assert job.report is not None
-        return JSONResponse(jsonable_encoder(_report_view(job.report)))
+        assert job.result is not None
+        return JSONResponse(jsonable_encoder(_report_view(job.result)))
     return JSONResponse(
-        {"scan_id": job.scan.id, "status": job.scan.status},
+        {"scan_id": job.first.id, "status": job.first.status},
         status_code=status.HTTP_202_ACCEPTED,
-        headers={"Location": f"{request.url.path.rstrip('/')}/{job.scan.id}"})
+        headers={"Location": f"{request.url.path.rstrip('/')}/{job.first.id}"})
 
 
 @router.get("/scans", response_model=ScanList, summary="Recent scans, newest first")
@@ -286,7 +169,7 @@ def get_scan(
     platform: CurrentPlatform, principal: CurrentPrincipal, scan_id: ScanId, request: Request,
 ) -> dict[str, Any]:
     scan = inventory.get_scan(platform, principal, scan_id)
-    report = _jobs(request).report(_tenant(principal), scan_id,
+    report = _jobs(request).result(_tenant(principal), scan_id,
                                    settle=5.0 if scan.status != "running" else 0.0)
     extra: dict[str, Any] = {"hosts": None, "warnings": None, "counts": None}
     if report is not None:
