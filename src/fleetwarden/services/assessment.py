@@ -31,14 +31,20 @@ from fleetwarden.domain.compliance.facts import (
     TlsScan,
     VulnSummary,
 )
-from fleetwarden.domain.compliance.records import DeviceContext, NewResult
+from fleetwarden.domain.compliance.records import DeviceContext, NewResult, StoredResult
 from fleetwarden.domain.compliance.results import Outcome
 from fleetwarden.domain.discovery import ServiceObservation
 from fleetwarden.domain.findings import FindingQuery
 from fleetwarden.domain.inventory import DiscoveredHost, service_from_view
 from fleetwarden.domain.model import Device
 from fleetwarden.errors import InputError, NotFound
-from fleetwarden.ports import AssessProgress, DeviceQuery, ScanOptions, UnitOfWork
+from fleetwarden.ports import (
+    AssessProgress,
+    ComplianceTools,
+    DeviceQuery,
+    ScanOptions,
+    UnitOfWork,
+)
 from fleetwarden.services import audit
 from fleetwarden.services.context import Permission, Platform, Principal, require
 from fleetwarden.services.discovery import DiscoverRequest, discover
@@ -135,7 +141,7 @@ def assess(platform: Platform, principal: Principal, request: AssessRequest, *,
 
 def _run(platform: Platform, principal: Principal, request: AssessRequest, run_id: int,
          checks: Sequence[Check], scope_devices: list[Device], targets: tuple[str, ...],
-         tools: Any, progress: AssessProgress | None) -> AssessmentRun:
+         tools: ComplianceTools, progress: AssessProgress | None) -> AssessmentRun:
     scan_id = None
     warnings: list[str] = []
     if request.probe:
@@ -188,6 +194,24 @@ def _run(platform: Platform, principal: Principal, request: AssessRequest, run_i
                          tuple(warnings))
 
 
+def recent_runs(platform: Platform, principal: Principal, limit: int = 50
+                ) -> list[dict[str, Any]]:
+    """The tenant's latest assessment runs, newest first, with their counts."""
+    require(principal, Permission.READ)
+    with platform.uow(principal.tenant, False) as uow:
+        return uow.compliance.assessments(max(1, min(limit, 1000)))
+
+
+def device_results(platform: Platform, principal: Principal, device_id: int
+                   ) -> list[StoredResult]:
+    """The latest result of every check on one device."""
+    require(principal, Permission.READ)
+    with platform.uow(principal.tenant, False) as uow:
+        if uow.devices.get(device_id) is None:
+            raise NotFound(f"device {device_id} not found")
+        return uow.compliance.results(device_id=device_id)
+
+
 # --------------------------------------------------------------------- scope
 def _scope(platform: Platform, principal: Principal, request: AssessRequest
            ) -> tuple[list[Device], tuple[str, ...]]:
@@ -232,7 +256,7 @@ def _selected_checks(platform: Platform, frameworks: Sequence[str]) -> list[Chec
     return [c for cid, c in every.items() if cid in wanted]
 
 
-def _requirements_by_check(tools: Any) -> dict[str, list[str]]:
+def _requirements_by_check(tools: ComplianceTools) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for rid, cs in tools.requirement_checks().items():
         for c in cs:
@@ -303,19 +327,19 @@ def _newer(a: DiscoveredHost, b: DiscoveredHost) -> bool:
 
 
 # --------------------------------------------------------------------- probes
-def _tls(tools: Any, subjects: Sequence[_Subject], progress: AssessProgress | None
+def _tls(tools: ComplianceTools, subjects: Sequence[_Subject],
+         progress: AssessProgress | None
          ) -> dict[tuple[str, int], TlsScan]:
     targets = sorted({(s.ip, v.port, v.service) for s in subjects if s.ip and s.services
                       for v in s.services
                       if v.transport == "tcp" and (v.tls is not None or v.service in TLS_SERVICES)})
     if not targets:
         return {}
-    found: dict[tuple[str, int], TlsScan] = tools.scan_tls(
+    return tools.scan_tls(
         targets, progress=(lambda d, t: progress("tls", d, t)) if progress else None)
-    return found
 
 
-def _credentials(platform: Platform, principal: Principal, tools: Any,
+def _credentials(platform: Platform, principal: Principal, tools: ComplianceTools,
                  subjects: Sequence[_Subject], progress: AssessProgress | None
                  ) -> dict[str, CredentialTest]:
     allowed = _authorised_networks(platform, principal)
@@ -330,10 +354,9 @@ def _credentials(platform: Platform, principal: Principal, tools: Any,
             return False
         return any(addr in net for net in allowed)
 
-    found: dict[str, CredentialTest] = tools.test_credentials(
+    return tools.test_credentials(
         hosts, authorised=authorised,
         progress=(lambda d, t: progress("credentials", d, t)) if progress else None)
-    return found
 
 
 def _authorised_networks(platform: Platform, principal: Principal

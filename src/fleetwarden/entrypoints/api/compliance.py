@@ -88,8 +88,14 @@ from fleetwarden.errors import NotFound
 from fleetwarden.ports import ScanOptions
 from fleetwarden.services import attestations as decisions
 from fleetwarden.services import compliance_report, risk
-from fleetwarden.services.assessment import AssessmentRun, AssessRequest, assess
-from fleetwarden.services.context import Permission, Platform, Principal, require
+from fleetwarden.services.assessment import (
+    AssessmentRun,
+    AssessRequest,
+    assess,
+    device_results,
+    recent_runs,
+)
+from fleetwarden.services.context import Permission, Principal, require
 
 log = logging.getLogger("fleetwarden.api")
 
@@ -217,25 +223,6 @@ def _record_view(row: Mapping[str, Any]) -> dict[str, Any]:
             "finished_at": _iso(row.get("finished_at"))}
 
 
-# The two reads below have no service function yet (services.assessment and
-# services.compliance_report should own them): each checks the role and opens one
-# read-only unit of work, nothing else. Move them there and delete these.
-def _recent_runs(platform: Platform, principal: Principal, limit: int
-                 ) -> list[dict[str, Any]]:
-    require(principal, Permission.READ)
-    with platform.uow(principal.tenant, False) as uow:
-        return uow.compliance.assessments(limit)
-
-
-def _device_results(platform: Platform, principal: Principal, device_id: int
-                    ) -> list[StoredResult]:
-    require(principal, Permission.READ)
-    with platform.uow(principal.tenant, False) as uow:
-        if uow.devices.get(device_id) is None:
-            raise NotFound(f"device {device_id} not found")
-        return uow.compliance.results(device_id=device_id)
-
-
 # ---------------------------------------------------------------------- assessments
 @router.post(
     "/assessments", status_code=status.HTTP_202_ACCEPTED, response_model=None,
@@ -286,7 +273,7 @@ def list_assessments(
     platform: CurrentPlatform, principal: CurrentPrincipal,
     limit: Annotated[int, Query(ge=1, le=MAX_RUNS_SHOWN)] = 50,
 ) -> dict[str, Any]:
-    return {"items": [_record_view(r) for r in _recent_runs(platform, principal, limit)]}
+    return {"items": [_record_view(r) for r in recent_runs(platform, principal, limit)]}
 
 
 @router.get("/assessments/{run_id}", response_model=AssessmentDetail,
@@ -297,7 +284,7 @@ def list_assessments(
 def get_assessment(
     platform: CurrentPlatform, principal: CurrentPrincipal, run_id: RunId, request: Request,
 ) -> dict[str, Any]:
-    row = next((r for r in _recent_runs(platform, principal, MAX_RUNS_SHOWN)
+    row = next((r for r in recent_runs(platform, principal, MAX_RUNS_SHOWN)
                 if r["id"] == run_id), None)
     if row is None:
         raise NotFound(f"assessment {run_id} not found")
@@ -380,7 +367,7 @@ def device_compliance(
 ) -> dict[str, Any]:
     rows = compliance_report.device_compliance(platform, principal, device_id,
                                                frameworks=tuple(frameworks))
-    results = _device_results(platform, principal, device_id)
+    results = device_results(platform, principal, device_id)
     return {"device_id": device_id, "counts": dict(Counter(r["status"] for r in rows)),
             "requirements": rows, "results": [_result_view(r) for r in results]}
 

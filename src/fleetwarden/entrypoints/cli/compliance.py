@@ -50,7 +50,6 @@ from fleetwarden.services.compliance_report import (
     device_compliance,
     summary_report,
 )
-from fleetwarden.services.context import Permission, require
 from fleetwarden.services.risk import risk_show
 
 attest_app = typer.Typer(help="Attestations: controls a probe cannot see, with evidence.",
@@ -562,11 +561,7 @@ def assessments_cmd(ctx: typer.Context, limit: Annotated[int, typer.Option("--li
                     = OutputFormat.TABLE) -> None:
     """Recent assessment runs with their counts."""
     st = state(ctx)
-    platform = st.app().platform
-    principal = st.principal()
-    require(principal, Permission.READ)
-    with platform.uow(principal.tenant, False) as uow:
-        runs = uow.compliance.assessments(limit=max(1, min(limit, 1000)))
+    runs = assessment.recent_runs(st.app().platform, st.principal(), limit)
     rows(({**r, "targets": ", ".join(r["targets"][:5]),
            "counts": ", ".join(f"{k} {v}" for k, v in sorted(
                r["summary"].get("counts", {}).items())),
