@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from fleetwarden.adapters.assess.tools import ComplianceToolkit
+from fleetwarden.adapters.crypto.passwords import Argon2Passwords
 from fleetwarden.adapters.crypto.signing import load_or_create_signer
 from fleetwarden.adapters.data_readers import FileDataReaders
 from fleetwarden.adapters.db.engine import make_engine
@@ -50,7 +51,7 @@ def build(settings: Settings | None = None, *, check_schema: bool = True) -> App
 
     platform = Platform(uow=open_uow, clock=clock, signer=signer, guards=default_guards(),
                         discovery=NetworkDiscoveryTools(), readers=FileDataReaders(),
-                        compliance=ComplianceToolkit())
+                        compliance=ComplianceToolkit(), passwords=Argon2Passwords())
     return App(settings, engine, platform)
 
 

@@ -173,6 +173,60 @@ class UserRepository(Protocol):
     def revoke_tokens(self, user_id: int) -> int: ...
 
 
+@dataclass(frozen=True, slots=True)
+class SignInState:
+    """What web sign-in needs to know about a user; never leaves the services."""
+
+    password_hash: str | None
+    totp_secret: str | None
+    totp_last_step: int | None
+    """The last TOTP time step accepted: a code is good once."""
+    failed_signins: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SavedFilter:
+    id: int
+    page: str
+    """Which dashboard list it filters (``devices``, ``vulns``, ...)."""
+    name: str
+    query: str
+    """The list's query string, without the leading ``?``."""
+
+
+class WebRepository(Protocol):
+    def sign_in_state(self, user_id: int) -> SignInState | None: ...
+
+    def set_sign_in_state(self, user_id: int, **values: Any) -> None: ...
+
+    def add_session(self, session_id: str, user_id: int, now: datetime, expires: datetime,
+                    client: str) -> None: ...
+
+    def revoke_session(self, session_id: str, now: datetime) -> bool: ...
+
+    def revoke_user_sessions(self, user_id: int, now: datetime) -> int: ...
+
+    def purge_sessions(self, before: datetime) -> int: ...
+
+    def saved_filters(self, user_id: int, page: str) -> list[SavedFilter]: ...
+
+    def save_filter(self, user_id: int, page: str, name: str, query: str,
+                    now: datetime) -> SavedFilter: ...
+
+    def delete_filter(self, user_id: int, filter_id: int) -> SavedFilter | None: ...
+
+
+class PasswordHasher(Protocol):
+    """A slow, salted password hash (argon2id in production)."""
+
+    def hash(self, password: str) -> str: ...
+
+    def verify(self, hashed: str, password: str) -> bool: ...
+
+    def needs_rehash(self, hashed: str) -> bool: ...
+
+
 class TenantDirectory(Protocol):
     """The only unscoped repository: finding tenants and the token that names one."""
 
@@ -187,6 +241,8 @@ class TenantDirectory(Protocol):
     def save_settings(self, tenant_id: int, settings: TenantSettings) -> None: ...
 
     def token(self, token_id: str) -> Any: ...
+
+    def web_session(self, session_id: str) -> Any: ...
 
 
 class DiscoveryRepository(Protocol):
@@ -552,6 +608,7 @@ class UnitOfWork(Protocol):
     software: SoftwareRepository
     findings: FindingRepository
     compliance: ComplianceRepository
+    web: WebRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -15,6 +15,7 @@ from fleetwarden.ports import (
     ComplianceTools,
     DataReaders,
     DiscoveryTools,
+    PasswordHasher,
     Signer,
     UnitOfWork,
 )
@@ -87,6 +88,8 @@ class Platform:
     """SBOM and vulnerability-feed readers."""
     compliance: ComplianceTools | None = None
     """Catalogues, checks and assessment probes."""
+    passwords: PasswordHasher | None = None
+    """The password hash of web sign-in (argon2id)."""
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -95,6 +98,11 @@ class Platform:
         if self.discovery is None:
             raise ConfigurationError("discovery is not configured in this process")
         return self.discovery
+
+    def password_hasher(self) -> PasswordHasher:
+        if self.passwords is None:
+            raise ConfigurationError("web sign-in is not configured in this process")
+        return self.passwords
 
     def compliance_tools(self) -> ComplianceTools:
         if self.compliance is None:

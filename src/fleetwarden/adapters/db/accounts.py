@@ -8,7 +8,13 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from fleetwarden.adapters.db.tables import api_tokens, change_requests, tenants, users
+from fleetwarden.adapters.db.tables import (
+    api_tokens,
+    change_requests,
+    tenants,
+    users,
+    web_sessions,
+)
 from fleetwarden.domain.model import ChangeRequest, Tenant, TenantSettings, User
 from fleetwarden.domain.vocab import Role
 
@@ -63,6 +69,18 @@ class SqlTenantDirectory:
             )
             .select_from(api_tokens.join(users, api_tokens.c.user_id == users.c.id))
             .where(api_tokens.c.id == token_id)
+        ).first()
+
+    def web_session(self, session_id: str) -> Any:
+        """The session row (by the SHA-256 of its cookie secret) joined with its user."""
+        return self._conn.execute(
+            select(
+                web_sessions.c.id, web_sessions.c.tenant_id, web_sessions.c.expires_at,
+                web_sessions.c.revoked_at, web_sessions.c.created_at,
+                users.c.id.label("user_id"), users.c.email, users.c.role, users.c.active,
+            )
+            .select_from(web_sessions.join(users, web_sessions.c.user_id == users.c.id))
+            .where(web_sessions.c.id == session_id)
         ).first()
 
 

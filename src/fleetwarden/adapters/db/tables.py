@@ -70,7 +70,42 @@ users = Table(
     Column("password_hash", String(256)),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", TS, nullable=False),
+    # Web sign-in: TOTP secret (base32), the last time step accepted (no replay), and
+    # the failure counter behind the lockout.
+    Column("totp_secret", String(64)),
+    Column("totp_last_step", BigInteger),
+    Column("failed_signins", Integer, nullable=False, default=0, server_default="0"),
+    Column("locked_until", TS),
     UniqueConstraint("tenant_id", "email"),
+)
+
+# A signed-in browser: only the SHA-256 of the cookie's secret is stored.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    _tenant(),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("expires_at", TS, nullable=False),
+    Column("revoked_at", TS),
+    Column("client", String(64)),
+    Index(None, "tenant_id"),
+)
+
+# A user's named filter of a dashboard list (the query string of the page).
+saved_filters = Table(
+    "saved_filters",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _tenant(),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("page", String(32), nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("tenant_id", "user_id", "page", "name"),
+    Index(None, "tenant_id"),
 )
 
 api_tokens = Table(

@@ -22,6 +22,7 @@ from fleetwarden.adapters.db.engine import WRITE_OPTION
 from fleetwarden.adapters.db.findings import SqlFindingRepository
 from fleetwarden.adapters.db.records import SqlRecordRepository
 from fleetwarden.adapters.db.vulns import SqlFeedStore, SqlSoftwareRepository
+from fleetwarden.adapters.db.web import SqlWebRepository
 from fleetwarden.domain.model import Tenant
 from fleetwarden.errors import NotFound, StorageError
 
@@ -78,6 +79,7 @@ class SqlUnitOfWork:
         self.software = SqlSoftwareRepository(conn, tid)
         self.findings = SqlFindingRepository(conn, tid)
         self.compliance = SqlComplianceRepository(conn, tid)
+        self.web = SqlWebRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()

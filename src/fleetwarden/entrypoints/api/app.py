@@ -130,7 +130,9 @@ def create_app(
     v1.include_router(accounts.router)
     api.include_router(v1)
 
-    api.include_router(web.router)
+    for router in web.routers:
+        api.include_router(router)
+    web.install_errors(api)
     api.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
 
     api.add_middleware(ContentLengthLimit, default=DEFAULT_BODY_LIMIT,

@@ -18,7 +18,7 @@ from fleetwarden.entrypoints.cli.render import OutputFormat, console, ok, rows
 from fleetwarden.entrypoints.cli.state import _os_user, state
 from fleetwarden.entrypoints.presenters import change_view, event_view, user_view
 from fleetwarden.errors import AuditChainError, InputError
-from fleetwarden.services import accounts, alerts, audit, changes, vulns
+from fleetwarden.services import accounts, alerts, audit, changes, signin, vulns
 from fleetwarden.settings import load_settings
 
 
@@ -187,23 +187,61 @@ def change_control(ctx: typer.Context,
     ok(f"change control {mode}")
 
 
+@users_app.command("password")
+def users_password(
+    ctx: typer.Context, email: str,
+    password_file: Annotated[Path | None, typer.Option(
+        help="Read the password from this file (first line) instead of asking.")] = None,
+) -> None:
+    """Set a user's web sign-in password (asked twice, not echoed); ends their sessions."""
+    st = state(ctx)
+    if password_file is not None:
+        password = _read_secret(password_file, "--password-file")
+    else:
+        password = typer.prompt("new password", hide_input=True,
+                                confirmation_prompt=True)
+    signin.set_password(st.app().platform, st.principal(), email, password)
+    ok(f"password of {email} set; their web sessions ended")
+
+
+@users_app.command("totp")
+def users_totp(ctx: typer.Context, email: str) -> None:
+    """Enrol a user's TOTP second factor (a new secret, shown once); ends their sessions.
+
+    Type the secret, or the otpauth URI as a QR code, into an authenticator app.
+    """
+    st = state(ctx)
+    enrolment = signin.enrol_totp(st.app().platform, st.principal(), email)
+    ok(f"new TOTP secret for {email}: the old one no longer works")
+    sys.stdout.write(f"totp-secret: {enrolment.secret}\notpauth-uri: {enrolment.uri}\n")
+    sys.stdout.flush()
+
+
+@users_app.command("unlock")
+def users_unlock(ctx: typer.Context, email: str) -> None:
+    """Lift a web sign-in lock (after repeated failures) before it lapses."""
+    st = state(ctx)
+    signin.unlock(st.app().platform, st.principal(), email)
+    ok(f"{email} unlocked")
+
+
 MAX_SECRET = 4096
 
 
-def _read_secret(file: Path) -> str:
-    """The webhook secret, from a file so it never sits in shell history or ``ps``."""
+def _read_secret(file: Path, option: str = "--webhook-secret-file") -> str:
+    """A secret from a file, so it never sits in shell history or ``ps``."""
     try:
         with file.open("rb") as fh:
             raw = fh.read(MAX_SECRET + 1)
     except OSError as exc:
-        raise InputError(f"--webhook-secret-file {file}: cannot read it "
+        raise InputError(f"{option} {file}: cannot read it "
                          f"({exc.strerror or type(exc).__name__})") from None
     try:
         secret = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
-        raise InputError(f"--webhook-secret-file {file}: not UTF-8 text") from None
+        raise InputError(f"{option} {file}: not UTF-8 text") from None
     if len(raw) > MAX_SECRET or not secret or not secret.isprintable():
-        raise InputError(f"--webhook-secret-file {file}: one line of 1 to {MAX_SECRET} "
+        raise InputError(f"{option} {file}: one line of 1 to {MAX_SECRET} "
                          "printable characters")
     return secret
 

@@ -65,6 +65,7 @@ def root(
 app.command("init")(admin.init)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo_command)
+app.command("demo-code")(serve.demo_code)
 app.add_typer(devices.app, name="devices")
 for kind, name in records.COMMAND_NAMES.items():
     app.add_typer(records.make_app(kind), name=name)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import logging.handlers
+import os
+import secrets
 import signal
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,16 +23,23 @@ from fleetwarden.adapters.demo.estate import generate_demo_estate
 from fleetwarden.adapters.lab import control as lab_control
 from fleetwarden.adapters.lab.plan import LabPlan
 from fleetwarden.adapters.lab.register import merge_lab_into_estate
+from fleetwarden.domain import totp
+from fleetwarden.domain.model import Tenant
 from fleetwarden.entrypoints.cli.admin import print_token
 from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import _os_user, state
+from fleetwarden.errors import InputError
 from fleetwarden.ports import ScanOptions
-from fleetwarden.services import accounts, demo, schedules, vulns
+from fleetwarden.services import accounts, demo, schedules, signin, vulns
 from fleetwarden.services.context import Platform, Principal
 from fleetwarden.settings import load_settings
 
 DEMO_TENANT = "Northshire Police (demo)"
 DEMO_ADMIN = "admin@northshire.example"
+#: The demo's dashboard users: (email, role). New passwords and TOTP secrets every run.
+DEMO_WEB_USERS = ((DEMO_ADMIN, "admin"), ("analyst@northshire.example", "analyst"),
+                  ("viewer@northshire.example", "viewer"))
+WEB_USERS_FILE = "web-users.json"
 LOG_MAX_BYTES = 10 * 1024 * 1024
 LOG_BACKUPS = 5
 
@@ -149,6 +161,8 @@ def demo_command(
                                           plan)
             console.print(f"discovery scheduled hourly on {watched} lab segments (the first "
                           "scans run as the demo starts)", markup=False)
+    web_users = _demo_web_users(platform, accounts.resolve_tenant(platform, DEMO_TENANT),
+                                settings.home)
     url = f"http://{host}:{port}"
     console.rule("fleetwarden demo")
     console.print(f"  Home page:  {url}/\n  API docs:   {url}/docs\n  OpenAPI:    "
@@ -157,6 +171,13 @@ def demo_command(
                   f"'Authorization: Bearer <token>' {url}/api/v1/devices?limit=5\n  Data:       "
                   f"{settings.home}", markup=False, highlight=False)
     print_token(token)
+    console.print(f"  Dashboard:  {url}/ui/ (sign in with a user below, then the 6-digit "
+                  "code from an authenticator app holding its TOTP secret, or from "
+                  "`fleetwarden demo-code EMAIL`)", markup=False, highlight=False)
+    for email, role, password, secret in web_users:
+        sys.stdout.write(f"web-user: {email} role={role} password={password} "
+                         f"totp-secret={secret}\n")
+    sys.stdout.flush()
     console.rule()
     started_lab = _start_lab(settings.home, lab_options) if plan is not None else False
     if not serve_api:
@@ -167,6 +188,48 @@ def demo_command(
         if started_lab:
             lab_control.stop(settings.home)
             console.print("lab stopped", markup=False)
+
+
+def _demo_web_users(platform: Platform, tenant: Tenant,
+                    home: Path) -> list[tuple[str, str, str, str]]:
+    """Dashboard users of the demo with fresh passwords and TOTP secrets, kept (0600) in
+    ``HOME/demo/web-users.json`` for ``demo-code``; (email, role, password, secret)."""
+    principal = accounts.local_principal(tenant, _os_user())
+    known = {u.email for u in accounts.list_users(platform, principal)}
+    shown = []
+    for email, role in DEMO_WEB_USERS:
+        if email not in known:
+            accounts.add_user(platform, principal, email, role)
+        password = secrets.token_urlsafe(12)
+        signin.set_password(platform, principal, email, password)
+        enrolment = signin.enrol_totp(platform, principal, email)
+        shown.append((email, role, password, enrolment.secret))
+    path = home / "demo" / WEB_USERS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({email: secret for email, _, _, secret in shown}, fh)
+    return shown
+
+
+def demo_code(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="A demo dashboard user.")] = DEMO_ADMIN,
+) -> None:
+    """Print the current TOTP code of a demo dashboard user (the demo only: a real user's
+    code comes from their authenticator app)."""
+    settings = load_settings(db_url=state(ctx).db, home=state(ctx).home)
+    path = settings.home / "demo" / WEB_USERS_FILE
+    try:
+        secrets_by_user = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise InputError(f"no demo dashboard users in {settings.home}: run `fleetwarden "
+                         "demo` first") from None
+    if email not in secrets_by_user:
+        raise InputError(f"{email} is not a demo dashboard user: one of "
+                         f"{', '.join(sorted(secrets_by_user))}")
+    sys.stdout.write(totp.code_at(secrets_by_user[email], datetime.now(UTC)) + "\n")
 
 
 def _seed_vulns(platform: Platform, principal: Principal, home: Path) -> None:

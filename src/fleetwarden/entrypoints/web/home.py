@@ -11,18 +11,14 @@ of any tenant (these pages are public).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from fleetwarden import __version__
+from fleetwarden.entrypoints.web.render import templates
 
-HERE = Path(__file__).resolve().parent
-STATIC_DIR = HERE / "static"
-templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
 
 CSP = "default-src 'self'"
