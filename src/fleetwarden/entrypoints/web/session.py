@@ -77,14 +77,19 @@ def _same_origin(request: Request) -> bool:
     return origin in (f"http://{host}", f"https://{host}")
 
 
-async def checked_form(request: Request, session: WebSession) -> FormData:
-    """The posted form, once its CSRF token and origin are right."""
-    form = await request.form()
-    token = form.get("csrf")
+def require_csrf(request: Request, session: WebSession, token: object) -> None:
+    """Refuse a post whose ``csrf`` field (or origin) is not this session's: for sync
+    handlers that take the field as ``Form``."""
     if (not isinstance(token, str) or not hmac.compare_digest(token, session.csrf)
             or not _same_origin(request)):
         raise CsrfRefused("the form has expired or came from another site: reload the "
                           "page and try again")
+
+
+async def checked_form(request: Request, session: WebSession) -> FormData:
+    """The posted form, once its CSRF token and origin are right."""
+    form = await request.form()
+    require_csrf(request, session, form.get("csrf"))
     return form
 
 
