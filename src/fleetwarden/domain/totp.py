@@ -37,7 +37,7 @@ def code_at(secret: str, when: datetime) -> str:
 def accepted_step(secret: str, code: str, now: datetime, last_step: int | None) -> int | None:
     """The time step ``code`` belongs to, or None when it is wrong, stale or used."""
     code = code.strip().replace(" ", "")
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
     current = int(now.timestamp()) // STEP_SECONDS
