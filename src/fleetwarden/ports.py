@@ -70,6 +70,7 @@ class DeviceQuery:
     site_id: int | None = None
     segment_id: int | None = None
     model_id: int | None = None
+    criticality: str | None = None
     search: str | None = None
     """Substring of name, serial or hostname."""
     sort: str = "id"
@@ -147,6 +148,40 @@ class AuditRepository(Protocol):
     def checkpoints(self) -> Iterable[Checkpoint]: ...
 
     def for_object(self, object_type: str, object_id: str) -> list[AuditEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """A search of the audit log, newest first. Filters are exact except ``action``."""
+
+    actor: str | None = None
+    action: str | None = None
+    """A prefix: ``device.`` finds every device action."""
+    object_type: str | None = None
+    object_id: str | None = None
+    since: str | None = None
+    """Events at or after this timestamp (the log's own format, see ``format_timestamp``)."""
+    until: str | None = None
+    """Events before this timestamp."""
+    before_seq: int | None = None
+    """Keyset cursor: only events older than this seq."""
+    limit: int = 50
+
+
+class AuditSearch(Protocol):
+    """Bounded reads of the audit log for people browsing it (the chain itself is read
+    through ``AuditRepository``)."""
+
+    def search(self, q: AuditQuery, *, floor: int) -> list[AuditEvent]:
+        """Up to ``q.limit`` events matching ``q``, newest first, none below seq
+        ``floor`` (the caller bounds how far back one read may look)."""
+        ...
+
+    def first_seq_at(self, at: str) -> int | None:
+        """The lowest seq of an event at or after ``at`` (None: no such event)."""
+        ...
+
+    def last_checkpoint(self) -> Checkpoint | None: ...
 
 
 class ChangeRequestRepository(Protocol):
@@ -593,6 +628,39 @@ class ComplianceRepository(Protocol):
     def result_counts(self) -> dict[str, int]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceGroup:
+    """Devices that share everything the overview counts them by."""
+
+    device_type: str
+    state: str
+    site_id: int | None
+    criticality: str
+    zone: str | None
+    """The zone of the device's segment; None without a segment or zone."""
+    count: int
+
+
+class OverviewRepository(Protocol):
+    """Aggregates for the dashboard's overview (one statement each, never a row per
+    device into Python)."""
+
+    def device_groups(self) -> list[DeviceGroup]:
+        """Every device of the tenant, counted per type, state, site, criticality and
+        zone."""
+        ...
+
+    def device_groups_of(self, device_ids: Sequence[int]) -> dict[int, DeviceGroup]:
+        """Each of these devices as a group of one (unknown ids left out)."""
+        ...
+
+    def site_names(self) -> dict[int, str]: ...
+
+    def snapshot_taken_at(self, day: date) -> datetime | None:
+        """When the daily summary snapshot of ``day`` was taken (None: there is none)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block without commit rolls back."""
 
@@ -601,6 +669,7 @@ class UnitOfWork(Protocol):
     devices: DeviceRepository
     records: RecordRepository
     audit: AuditRepository
+    audit_search: AuditSearch
     changes: ChangeRequestRepository
     users: UserRepository
     discovery: DiscoveryRepository
@@ -609,6 +678,7 @@ class UnitOfWork(Protocol):
     findings: FindingRepository
     compliance: ComplianceRepository
     web: WebRepository
+    overview: OverviewRepository
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -181,6 +181,8 @@ class SqlDeviceRepository:
             stmt = stmt.where(c.segment_id == q.segment_id)
         if q.model_id is not None:
             stmt = stmt.where(c.model_id == q.model_id)
+        if q.criticality:
+            stmt = stmt.where(c.criticality == q.criticality)
         if q.search:
             pattern = "%" + q.search.replace("\\", "\\\\").replace("%", "\\%").replace(
                 "_", "\\_") + "%"

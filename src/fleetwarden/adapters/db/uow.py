@@ -15,11 +15,13 @@ from fleetwarden.adapters.db.accounts import (
     SqlUserRepository,
 )
 from fleetwarden.adapters.db.audit import SqlAuditRepository
+from fleetwarden.adapters.db.audit_search import SqlAuditSearch
 from fleetwarden.adapters.db.compliance import SqlComplianceRepository
 from fleetwarden.adapters.db.devices import SqlDeviceRepository
 from fleetwarden.adapters.db.discovery import SqlDiscoveryRepository
 from fleetwarden.adapters.db.engine import WRITE_OPTION
 from fleetwarden.adapters.db.findings import SqlFindingRepository
+from fleetwarden.adapters.db.overview import SqlOverviewRepository
 from fleetwarden.adapters.db.records import SqlRecordRepository
 from fleetwarden.adapters.db.vulns import SqlFeedStore, SqlSoftwareRepository
 from fleetwarden.adapters.db.web import SqlWebRepository
@@ -72,6 +74,7 @@ class SqlUnitOfWork:
         self.devices = SqlDeviceRepository(conn, tid, self._now)
         self.records = SqlRecordRepository(conn, tid)
         self.audit = SqlAuditRepository(conn, tid)
+        self.audit_search = SqlAuditSearch(conn, tid)
         self.changes = SqlChangeRequestRepository(conn, tid, self._now)
         self.users = SqlUserRepository(conn, tid, self._now)
         self.discovery = SqlDiscoveryRepository(conn, tid)
@@ -80,6 +83,7 @@ class SqlUnitOfWork:
         self.findings = SqlFindingRepository(conn, tid)
         self.compliance = SqlComplianceRepository(conn, tid)
         self.web = SqlWebRepository(conn, tid)
+        self.overview = SqlOverviewRepository(conn, tid)
 
     def commit(self) -> None:
         self.connection.commit()

@@ -87,3 +87,6 @@ def secure_headers(response: HTMLResponse) -> None:
     response.headers["Content-Security-Policy"] = UI_CSP
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Frame-Options"] = "DENY"
+    # Not "no-referrer": under it browsers send "Origin: null" with every form post, and
+    # session.py refuses posts whose Origin is not this server. Other sites get nothing.
+    response.headers["Referrer-Policy"] = "same-origin"
