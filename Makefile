@@ -65,13 +65,17 @@ install: $(STAMP_RUN)
 run: $(STAMP_RUN)
 	$(BIN)/fleetwarden demo
 
-# scripts/lab-clients.sh installs the real clients the lab tests use (apt, when root).
+# scripts/lab-clients.sh installs the real clients the lab tests use (apt, when root);
+# scripts/browser-deps.sh installs Debian's Chromium for the browser tests (tests/e2e).
 # scripts/pg-throwaway.sh starts the PostgreSQL server, exports FLEETWARDEN_TEST_PG_URL,
 # runs pytest, and always stops the server and removes its directory afterwards.
+# --dist loadgroup keeps each xdist_group (the browser tests' one demo) on one worker.
 test: $(STAMP_TEST)
 	bash scripts/lab-clients.sh
+	bash scripts/browser-deps.sh
+	@echo "browser tests save screenshots of the main pages in build/screenshots/"
 	PYTHON=$(BIN)/python bash scripts/pg-throwaway.sh \
-	    $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS) tests
+	    $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS) tests
 
 lint: $(STAMP_DEV)
 	$(BIN)/ruff check src tests

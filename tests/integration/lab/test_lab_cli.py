@@ -129,6 +129,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@pytest.mark.xdist_group("demo-lab")  # the demo's lab binds 127.20/16, as the browser tests' may
 def test_demo_registers_the_lab_watches_it_and_stops_it_on_sigterm(sqlite_url: str):
     port = _free_port()
     env = {**os.environ, "FLEETWARDEN_DB": sqlite_url, "COLUMNS": "200"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -9,8 +10,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
+from fleetwarden.adapters.crypto.passwords import Argon2Passwords
 from fleetwarden.domain import totp
 from fleetwarden.entrypoints.api import create_app
 from fleetwarden.services import accounts, signin
@@ -39,9 +42,22 @@ class WebUser:
             self.next_step() * totp.STEP_SECONDS + 1, UTC))
 
 
+#: Real argon2id with the smallest cost argon2-cffi allows: the tests exercise hashing,
+#: verification and rehash-on-sign-in without spending seconds of CPU on each user.
+FAST_ARGON2 = Argon2Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+def web_env(database_url: str) -> Env:
+    """A fresh tenant whose app hashes passwords with ``FAST_ARGON2``."""
+    e = make_env(database_url)
+    e.app = dataclasses.replace(
+        e.app, platform=dataclasses.replace(e.app.platform, passwords=FAST_ARGON2))
+    return e
+
+
 @pytest.fixture
 def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
+    e = web_env(database_url)
     yield e
     e.app.engine.dispose()
 

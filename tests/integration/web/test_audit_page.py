@@ -15,15 +15,15 @@ from sqlalchemy import text
 
 from fleetwarden.domain.records import RecordKind
 from fleetwarden.services import audit, audit_log, registry
-from tests.integration.helpers import Env, make_env
-from tests.integration.web.conftest import sign_in, web_user
+from tests.integration.helpers import Env
+from tests.integration.web.conftest import sign_in, web_env, web_user
 
 SEQ = re.compile(r'<td class="num">(\d+)</td>')
 
 
 @pytest.fixture
 def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
+    e = web_env(database_url)
     for i in range(12):
         registry.create(e.platform, e.admin, RecordKind.SITE, {"name": f"site-{i}"})
     yield e

@@ -18,8 +18,8 @@ from fleetwarden.services import attestations as att
 from fleetwarden.services.assessment import AssessRequest, assess
 from fleetwarden.services.attestations import EvidenceUpload
 from tests.integration.compliance import estate
-from tests.integration.helpers import Env, make_env
-from tests.integration.web.conftest import sign_in, web_user
+from tests.integration.helpers import Env
+from tests.integration.web.conftest import sign_in, web_env, web_user
 
 CLEARTEXT = "etsi-en-303-645/5.5-7"
 """Decided by telnet-open (FAIL on gw-1), ftp-open and the cleartext HTTP checks."""
@@ -37,7 +37,7 @@ class Estate:
 
 @pytest.fixture
 def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
+    e = web_env(database_url)
     yield e
     e.app.engine.dispose()
 

@@ -19,9 +19,9 @@ from fleetwarden.domain.records import RecordKind
 from fleetwarden.ports import ScanOptions
 from fleetwarden.services import audit, devices, inventory, registry
 from fleetwarden.services import discovery as disc
-from tests.integration.helpers import Env, make_env
+from tests.integration.helpers import Env
 from tests.integration.lab.harness import make_device, running_lab
-from tests.integration.web.conftest import csrf_of, sign_in, web_user
+from tests.integration.web.conftest import csrf_of, sign_in, web_env, web_user
 
 SCOPE = "127.76.0.0/14"
 """Every address ``harness.next_ip`` hands out."""
@@ -31,7 +31,7 @@ HOSTILE_TELNET = "\x1b[2J\x1b[31mWARNING\x1b[0m <script>alert('telnet')</script>
 
 @pytest.fixture
 def env(database_url: str) -> Iterator[Env]:
-    e = make_env(database_url)
+    e = web_env(database_url)
     registry.create(e.platform, e.admin, RecordKind.SITE, {"name": "HQ"})
     registry.create(e.platform, e.admin, RecordKind.SEGMENT,
                     {"name": "lab", "cidrs": [SCOPE], "site": "HQ"})

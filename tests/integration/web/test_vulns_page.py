@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from fleetwarden.domain.findings import FindingQuery
 from fleetwarden.entrypoints.web import vuln_pages
 from fleetwarden.services import audit, vulns
-from tests.integration.helpers import Env, make_env
+from tests.integration.helpers import Env
 from tests.integration.vulns import estate
-from tests.integration.web.conftest import csrf_of, sign_in, web_user
+from tests.integration.web.conftest import csrf_of, sign_in, web_env, web_user
 
 KEV_CVE = "CVE-2021-36260"
 """On the two old cameras of CAM_MODEL: P1, in KEV."""
@@ -31,7 +31,7 @@ ROW = re.compile(r'<a href="/ui/vulns\?cve=[^"]+" class="mono">([^<]+)</a>.*?'
 
 @pytest.fixture
 def env(database_url: str, tmp_path: Path) -> Iterator[Env]:
-    e = make_env(database_url)
+    e = web_env(database_url)
     ids = estate.build(e, tmp_path)
     del ids["_import"]
     e.ids = ids  # type: ignore[attr-defined]
