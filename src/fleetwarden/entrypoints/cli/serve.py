@@ -30,7 +30,7 @@ from fleetwarden.entrypoints.cli.render import console
 from fleetwarden.entrypoints.cli.state import _os_user, state
 from fleetwarden.errors import InputError
 from fleetwarden.ports import ScanOptions
-from fleetwarden.services import accounts, demo, schedules, signin, vulns
+from fleetwarden.services import accounts, demo, overview, schedules, signin, vulns
 from fleetwarden.services.context import Platform, Principal
 from fleetwarden.settings import load_settings
 
@@ -161,8 +161,11 @@ def demo_command(
                                           plan)
             console.print(f"discovery scheduled hourly on {watched} lab segments (the first "
                           "scans run as the demo starts)", markup=False)
-    web_users = _demo_web_users(platform, accounts.resolve_tenant(platform, DEMO_TENANT),
-                                settings.home)
+    demo_tenant = accounts.resolve_tenant(platform, DEMO_TENANT)
+    web_users = _demo_web_users(platform, demo_tenant, settings.home)
+    # Today's summary (compliance %, the trends' first point) for the overview at once,
+    # rather than when the worker gets to it (or never, with --no-worker).
+    overview.daily_snapshot(platform, demo_tenant)
     url = f"http://{host}:{port}"
     console.rule("fleetwarden demo")
     console.print(f"  Home page:  {url}/\n  API docs:   {url}/docs\n  OpenAPI:    "
