@@ -181,6 +181,12 @@ class AuditSearch(Protocol):
         """The lowest seq of an event at or after ``at`` (None: no such event)."""
         ...
 
+    def latest_of_type(self, object_type: str, action: str, limit: int) -> list[AuditEvent]:
+        """Up to ``limit`` events about objects of ``object_type`` with ``action``, newest
+        first, read through the object index: for a type with few events (``import``)
+        in a long log."""
+        ...
+
     def last_checkpoint(self) -> Checkpoint | None: ...
 
 

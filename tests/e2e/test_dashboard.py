@@ -126,6 +126,21 @@ def test_a_hostile_banner_is_shown_as_inert_text(tab: OpenTab, scanned: Scanned)
     assert t.page.locator("script").count() == 1  # app.js, nothing else
     assert t.page.title() == f"{name} · fleetwarden", t.page.title()
     assert t.dialogs == []
+    # the lab's very long telnet banner (thousands of characters, also sent as the
+    # telnet.banner field) is shown once: its start, and the whole of it one click away,
+    # still as untrusted text
+    more = re.compile(r"^all (\d,\d{3}) characters$")
+    long = network.locator("details.said").filter(has=t.page.get_by_text(more))
+    expect(long).to_have_count(1)
+    expect(long.locator(".whole")).to_be_hidden()
+    link = long.get_by_text(more)
+    found = more.match(link.inner_text())
+    assert found, link.inner_text()
+    length = int(found.group(1).replace(",", ""))
+    link.click()
+    expect(long.locator(".untrusted.whole")).to_be_visible()
+    expect(long.locator(".preview")).to_be_hidden()
+    assert len(long.locator(".whole").inner_text()) >= length
     t.assert_clean()
 
 
@@ -236,3 +251,28 @@ def test_every_main_page_loads_without_a_browser_error(
     if shot:
         t.shot(shot)
     t.assert_clean()
+
+
+NARROW = 1024
+"""A small laptop's width: every page must still fit it (a wide table scrolls in its
+own box, the page does not)."""
+
+
+def test_every_page_fits_a_narrow_window(tab: OpenTab, scanned: Scanned) -> None:
+    signed_out = tab(None)
+    t = tab("admin")
+    device = _open_device(t, scanned.hostile["ip"], scanned.hostile["hostname"])
+    pages = [(signed_out, "/ui/login", "sign-in"), (t, "/ui/", "overview"),
+             (t, "/ui/devices", "devices"), (t, device, "device"),
+             (t, "/ui/unregistered?status=all", "unregistered"),
+             (t, "/ui/vulns?kev=1", "vulnerabilities"), (t, "/ui/compliance", "compliance"),
+             (t, "/ui/audit", "audit")]
+    for each, path, name in pages:
+        each.page.set_viewport_size({"width": NARROW, "height": 768})
+        each.open(path)
+        expect(each.page.locator("main h1")).to_be_visible()
+        each.shot(f"{name}-{NARROW}")
+        overflow = each.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{path} is {overflow}px wider than a {NARROW}px window"
+        each.assert_clean()

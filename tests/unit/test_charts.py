@@ -68,9 +68,47 @@ def test_bar_lengths_follow_the_values_and_the_part_is_drawn_inside() -> None:
 def test_bars_on_a_fixed_scale_and_with_no_items() -> None:
     svg = charts.bars([Bar("ncsp-iot", 50.0, text="50.0 %")], title="t", scale_to=100)
     (rect,) = [e for e in _elements(svg) if _tag(e) == "rect"]
-    assert float(rect.attrib["width"]) == pytest.approx((420 - 150 - 70) / 2)
-    assert "50.0 %" in svg
+    label, figure = (e for e in _elements(svg) if _tag(e) == "text")
+    # half of the track between the label column and room for the widest figure
+    track = 420 - float(rect.attrib["x"]) - len("50.0 %") * charts.CHAR_W - 12
+    assert float(rect.attrib["width"]) == pytest.approx(track / 2, abs=0.1)
+    assert figure.text == "50.0 %"
+    # a pale track of the full length behind the bar, the figure at its end: 0 % is
+    # an empty track, and the figures of a chart line up
+    (line,) = [e for e in _elements(svg) if _tag(e) == "line"
+               and e.attrib.get("stroke") == charts.TRACK]
+    x0, x1 = float(line.attrib["x1"]), float(line.attrib["x2"])
+    assert x0 == float(rect.attrib["x"]) and x1 - x0 == pytest.approx(track, abs=0.1)
+    assert float(figure.attrib["x"]) == pytest.approx(x1 + 5, abs=0.1)
+    counts = charts.bars([Bar("a", 5)], title="t")
+    assert charts.TRACK not in counts  # counts have no fixed scale: no track
     assert ">none</text>" in charts.bars([], title="t")
+
+
+def test_the_label_column_is_as_wide_as_the_longest_label() -> None:
+    """Short labels (P1..P4) leave the bars most of the width; long ones (site names)
+    get room for LABEL_CHARS characters, then are cut, whole in the tooltip."""
+    def bar_x(svg: Markup) -> float:
+        return float(next(e for e in _elements(svg) if _tag(e) == "rect").attrib["x"])
+
+    short = charts.bars([Bar("P1", 69), Bar("P2", 196)], title="t")
+    assert bar_x(short) < 30
+    site = "Kingsmere Central Police Station"  # 32 characters: shown whole
+    long = charts.bars([Bar(site, 13), Bar("HQ", 52)], title="t")
+    assert bar_x(long) >= len(site) * charts.CHAR_W
+    labels = [e.text for e in _elements(long) if _tag(e) == "text"][::2]
+    assert labels == [site, "HQ"]
+    longer = site + " and Custody Suite"
+    cut = charts.bars([Bar(longer, 3)], title="t")
+    assert bar_x(cut) == pytest.approx(bar_x(long))
+    texts = [e.text for e in _elements(cut) if _tag(e) == "text"]
+    assert texts[0] == longer[:charts.LABEL_CHARS - 1] + "\u2026"
+    assert f"{longer}: 3" in [e.text for e in _elements(cut) if _tag(e) == "title"]
+    # every figure after its bar stays inside the chart
+    for svg in (short, long, cut):
+        figures = [e for e in _elements(svg) if _tag(e) == "text"][1::2]
+        assert all(float(e.attrib["x"]) + len(e.text or "") * charts.CHAR_W <= 420
+                   for e in figures)
 
 
 def test_a_tiny_count_stays_visible() -> None:

@@ -1,5 +1,7 @@
 """Reads for the dashboard's device page that no other service offers: every host
-discovery linked to one device, and the attestations and waivers its verdicts cite.
+discovery linked to one device, the attestations and waivers its verdicts cite, and the
+tenant's bulk imports (a device without a ``device.create`` event came in with one: an
+import writes one audit event for its whole file, not one per device).
 
 Must not: read beyond one device's rows and the exceptions named to it (the page stays
 fast at 1,000,000 devices), or write anything.
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import UTC, datetime
 
+from fleetwarden.domain.audit import AuditEvent
 from fleetwarden.domain.compliance.exceptions import Attestation, Waiver
 from fleetwarden.domain.inventory import DiscoveredHost
 from fleetwarden.errors import InputError, NotFound
@@ -17,6 +20,7 @@ from fleetwarden.services.context import Permission, Platform, Principal, requir
 
 #: Exceptions one page may ask for: one per requirement of every catalogue is far less.
 MAX_EXCEPTIONS = 2000
+MAX_IMPORTS = 5
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -43,3 +47,11 @@ def exceptions(platform: Platform, principal: Principal, attestation_ids: Collec
                    if attestation_ids else [])
         found_w = uow.compliance.waivers(ids=sorted(set(waiver_ids))) if waiver_ids else []
     return found_a, found_w
+
+
+def bulk_imports(platform: Platform, principal: Principal,
+                 limit: int = MAX_IMPORTS) -> list[AuditEvent]:
+    """The tenant's latest bulk device imports (``device.import`` events), newest first."""
+    require(principal, Permission.READ)
+    with platform.uow(principal.tenant, False) as uow:
+        return uow.audit_search.latest_of_type("import", "device.import", limit)

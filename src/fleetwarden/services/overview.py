@@ -317,6 +317,19 @@ def _data_items(uow: UnitOfWork) -> list[DataItem]:
 
 
 # ------------------------------------------------------------------------ snapshots
+def latest_snapshot(platform: Platform, principal: Principal, *, days: int = TREND_DAYS
+                    ) -> Snapshot | None:
+    """What the daily summary snapshots of the last ``days`` say (compliance % per
+    framework as of the latest, against the one before): a few rows, for pages that
+    want those figures without the rest of the overview."""
+    require(principal, Permission.READ)
+    titles = {f.id: f.title for f in platform.compliance_tools().frameworks()}
+    with platform.uow(principal.tenant, False) as uow:
+        history = uow.compliance.snapshots(platform.now().date() - timedelta(days=days))
+        taken_at = uow.overview.snapshot_taken_at(history[-1][0]) if history else None
+    return _snapshot(history, taken_at, titles)
+
+
 def daily_snapshot(platform: Platform, tenant: Tenant) -> bool:
     """Take the tenant's summary snapshot of today (UTC) unless there is one; True when
     it was taken. Minutes at 1,000,000 devices: for the background worker."""

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fleetwarden.services import attestations as att
+from fleetwarden.services import compliance_report
 from fleetwarden.services.assessment import AssessRequest, assess
 from fleetwarden.services.attestations import EvidenceUpload
 from tests.integration.compliance import estate
@@ -67,10 +68,37 @@ def test_frameworks_then_percent_met_only_when_asked(est: Estate, client: TestCl
     assert index.status_code == 200, index.text
     for fid in ("ncsp-iot", "etsi-en-303-645", "psti", "owasp-iot-2018"):
         assert f'href="/ui/compliance?framework={fid}"' in index.text
-    assert "<meter" not in index.text and "Compute % met for every framework" in index.text
+    assert "<meter" not in index.text and "Compute % met now for every framework" in index.text
+    assert "No daily summary yet" in index.text and "<svg" not in index.text
     every = client.get("/ui/compliance", params={"all": "1"})
     assert every.status_code == 200
     assert every.text.count("<meter") == 6 and "over 4 devices" in every.text
+
+
+def test_the_index_shows_the_daily_summarys_percent_met_with_a_chart(
+        est: Estate, client: TestClient) -> None:
+    p, admin = est.env.platform, est.env.admin
+    summary = compliance_report.summary_report(p, admin)
+    day = p.now().date().isoformat()
+    measured = {m.key.removeprefix("compliance_"): float(m.value) for m in summary.measures
+                if m.key.startswith("compliance_") and m.value is not None}
+    assert "psti" in measured and len(measured) == 6
+    signed_in(est, client)
+    index = client.get("/ui/compliance").text
+    assert f"% met as of {day} (daily summary)" in index and "No daily summary" not in index
+    for fid, percent in measured.items():
+        # a bar per framework, linking to it, and the figure in the table
+        assert re.search(rf'<a href="/ui/compliance\?framework={re.escape(fid)}"><g class="bar">'
+                         rf"<title>{re.escape(fid)}: {percent:.1f} %</title>", index), fid
+        row = index.split(f'<span class="muted small mono">{fid}</span>', 1)[1].split("</tr>")[0]
+        assert f'<td class="num nowrap">{percent:.1f} %</td>' in row, fid
+    assert "<meter" not in index and "Compute % met now for every framework" in index
+    # computed on demand, beside the summary's figures
+    every = client.get("/ui/compliance", params={"all": "1"}).text
+    assert f"% met as of {day}" in every and every.count("<meter") == 6
+    # the summary covers every site: not shown for one
+    depot = client.get("/ui/compliance", params={"site": "Depot"}).text
+    assert "daily summary covers every site" in depot and "<svg" not in depot
 
 
 def test_framework_requirements_with_counts_and_site_filter(est: Estate,

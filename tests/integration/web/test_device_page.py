@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from fleetwarden.domain.audit import AuditEvent
 from fleetwarden.domain.discovery import CertificateInfo, ServiceObservation, TlsInfo
 from fleetwarden.domain.findings import FindingQuery
-from fleetwarden.services import accounts, audit, devices, vulns
+from fleetwarden.ports import DeviceQuery
+from fleetwarden.services import accounts, audit, devices, importing, vulns
 from fleetwarden.services import compliance_report as cr
 from fleetwarden.services.assessment import AssessRequest, assess
 from fleetwarden.services.changes import decide, request
@@ -75,7 +76,7 @@ def _services() -> tuple[ServiceObservation, ...]:
         signature_algorithm="sha256WithRSAEncryption")
     return (
         ServiceObservation(port=23, transport="tcp", service="telnet",
-                           banner=BANNER),
+                           banner=BANNER, fields={"telnet.banner": BANNER}),
         ServiceObservation(port=443, transport="tcp", service="https", product="lighttpd",
                            fields={"http.title": f"<b>{HOSTILE}</b>"},
                            tls=TlsInfo(version="TLSv1.2", cipher="ECDHE-RSA-AES128-GCM-SHA256",
@@ -124,7 +125,7 @@ def test_every_section_from_real_data_with_hostile_text_inert(
     text = page.text
     # identity
     for shown in ("cam-old-1", "HK-CAM-0001", "Estates", "Hikvision DS-2CD2026G2-IU/SL",
-                  estate.OLD, "hq-cctv", "cctv camera", "procured"):
+                  estate.OLD, "hq-cctv", "CCTV camera", "procured"):
         assert shown in text, shown
     # lifecycle timeline from the audit log: who, what, before -> after, why
     assert "device.create" in text and "device.transition" in text
@@ -140,7 +141,15 @@ def test_every_section_from_real_data_with_hostile_text_inert(
     assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;" in text
     assert "<script>alert(1)" not in text and "<img src=x" not in text
     assert "\\x1b[31mred" in text and "\x1b" not in text  # ANSI shown, not sent
-    assert f"… ({len(BANNER):,} characters)" in text  # the long banner is cut
+    # the long banner, also sent as the telnet.banner field, is shown once: its first
+    # 200 characters, and behind a disclosure all discovery keeps of it (4,096)
+    assert '<span class="muted">banner, telnet.banner</span> <details class="said">' in text
+    assert f"all {len(BANNER):,} characters</span></summary>" in text
+    runs = [len(r) for r in re.findall(r"A{100,}", text)]
+    assert runs == [200 - len(f"{HOSTILE} {ANSI} "), 4096 - len(f"{HOSTILE} {ANSI} ")]
+    assert f"… ({len(BANNER):,} characters)" in text
+    network = text.split('id="network"', 1)[1].split('id="software"', 1)[0]
+    assert "<dt>Hostname</dt><dd>-</dd>" in network  # none seen: plain, not device text
     # TLS checks next to the services, with their evidence
     assert "cert-self-signed" in text and "cert-weak-key" in text
     # software from the firmware SBOM
@@ -155,8 +164,49 @@ def test_every_section_from_real_data_with_hostile_text_inert(
     assert "Inherent risk" in text and "Residual risk" in text
     risk_factors = re.findall(r"<tr><td>(inherent|residual)</td><td>([^<]+)</td>", text)
     assert len(risk_factors) >= 4
+    assert "<td>device function</td><td>CCTV camera</td>" in text  # a label, not cctv_camera
+    assert "<h3>Threats to a CCTV camera</h3>" in text
     # a viewer sees no action at all
     assert _forms(text, cam.id) == set()
+
+
+def test_a_bulk_imported_device_names_the_import_that_created_it(
+        env: Env, client: TestClient) -> None:
+    """An import writes one audit event for its whole file: the timeline of a device it
+    made says which event that is, rather than "no events"."""
+    p, admin = env.platform, env.admin
+
+    def import_file(name: str, *names: str) -> AuditEvent:
+        importing.import_devices(p, admin, enumerate(
+            ({"name": n, "device_type": "cctv_camera"} for n in names), start=1),
+            source={"file": name, "format": "csv", "sha256": name * 8})
+        return [e for e in audit.export(p, admin) if e.action == "device.import"][-1]
+
+    first = import_file("estate.csv", "imp-cam-1", "imp-cam-2")
+    made = devices.create_device(p, admin, {"name": "made-cam", "device_type": "cctv_camera"})
+    ids = {d.name: d.id for d in devices.list_devices(p, admin, DeviceQuery(limit=10)).items}
+    as_user(client, web_user(env, "vi@northshire.example", "viewer"))
+    text = client.get(f"/ui/devices/{ids['imp-cam-1']}").text
+    lifecycle = text.split('id="lifecycle"', 1)[1].split('id="network"', 1)[0]
+    assert "No recorded events" not in lifecycle and "<table" not in lifecycle
+    assert re.search(rf"Created by the bulk import recorded as audit event\s*#{first.seq}\s*"
+                     rf"\({re.escape(first.at[:19].replace('T', ' '))} UTC, by "
+                     rf"{re.escape(admin.actor)}: 2 devices from estate.csv\)", lifecycle)
+    assert "no audited change to it since" in lifecycle
+    # its later changes are listed above it; a device made one by one has no such line
+    devices.transition(p, admin, ids["imp-cam-1"], "procured", "Delivered")
+    lifecycle = client.get(f"/ui/devices/{ids['imp-cam-1']}").text.split(
+        'id="lifecycle"', 1)[1].split('id="network"', 1)[0]
+    assert lifecycle.index("device.transition") < lifecycle.index("Created by the bulk")
+    assert "no audited change" not in lifecycle
+    made_page = client.get(f"/ui/devices/{made.id}").text
+    assert "device.create" in made_page and "bulk import" not in made_page
+    # with two imports in the log, the page cannot tell which: it names both
+    second = import_file("more.csv", "imp-cam-3")
+    text = client.get(f"/ui/devices/{ids['imp-cam-2']}").text
+    assert (f"Created by one of this tenant's bulk imports, the latest:\n  #{second.seq} "
+            f"({second.at[:19].replace('T', ' ')} UTC, more.csv), #{first.seq} "
+            f"({first.at[:19].replace('T', ' ')} UTC, estate.csv).") in text
 
 
 def test_unknown_and_foreign_devices_are_404(env: Env, client: TestClient, cam: Cam) -> None:

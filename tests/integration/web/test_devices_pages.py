@@ -19,7 +19,7 @@ from fleetwarden.services import audit, devices, registry
 from tests.integration.helpers import Env, add_tenant
 from tests.integration.web.conftest import WebUser, csrf_of, sign_in, web_user
 
-_ROW = re.compile(r'<td><a href="/ui/devices/(\d+)">([^<]*)</a></td>')
+_ROW = re.compile(r'<td class="name"><a href="/ui/devices/(\d+)">([^<]*)</a></td>')
 
 
 def names(text: str) -> list[str]:

@@ -22,10 +22,16 @@ from markupsafe import Markup
 
 ACCENT = "#1f5fa8"
 GRID = "#d9dee6"
+TRACK = "#eceff4"
+"""The pale full length behind a bar of a fixed scale (a percentage)."""
 MUTED = "#5b6576"
 PALETTE = ("#1f5fa8", "#d0661a", "#2b7a3d", "#6b4fa8", "#a8201a", "#1f7a8c", "#c9a227",
            "#5b6576", "#b0487a", "#4f7a28")
-LABEL_CHARS = 22
+LABEL_CHARS = 32
+"""Longer labels are cut (with an ellipsis); the bar's tooltip has the whole label."""
+CHAR_W = 6.6
+"""The width of an average character of the charts' 11px text, in user units: wide
+enough for DejaVu Sans, Chromium's usual system-ui face on Debian."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +105,13 @@ def _n(x: float) -> str:
 def bars(items: Sequence[Bar], *, title: str, scale_to: float | None = None,
          part_label: str = "", width: float = 420, row: float = 22) -> Markup:
     """Horizontal bars, one row per item, in the given order. ``scale_to`` fixes the
-    value of a full bar (100 for percentages); otherwise the largest value is full."""
-    label_w, value_w, pad = 150.0, 70.0, 4.0
+    value of a full bar (100 for percentages): each bar is then drawn on a pale track
+    of the full length, with its figure at the track's end, so 0 % reads as an empty
+    track rather than as nothing; otherwise the largest value is full and the figure
+    follows the bar. The label column is as wide as the longest (cut) label and the
+    figures' column as the longest figure, so the bars get the rest of ``width``."""
+    label_w, value_w = _label_width(items), _value_width(items)
+    pad = 4.0
     track = width - label_w - value_w
     top = max([scale_to or 0.0, *(b.value for b in items)])
     rows: list[Markup] = []
@@ -115,15 +126,21 @@ def bars(items: Sequence[Bar], *, title: str, scale_to: float | None = None,
             tip += f" ({number(b.part)} {part_label})".rstrip()
         shapes = [Markup('<title>{}</title>').format(tip),
                   Markup('<text x="{}" y="{}" text-anchor="end">{}</text>').format(
-                      _n(label_w - 6), _n(y + row * 0.68), _short(b.label)),
-                  Markup('<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="2"/>')
-                  .format(_n(label_w), _n(y + 3), _n(w), _n(row - 6), b.colour)]
+                      _n(label_w - 6), _n(y + row * 0.68), _short(b.label))]
+        if scale_to is not None:
+            shapes.append(Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" '
+                                 'stroke-width="{}"/>').format(
+                _n(label_w), _n(y + row / 2), _n(label_w + track), _n(y + row / 2), TRACK,
+                _n(row - 6)))
+        shapes.append(Markup('<rect x="{}" y="{}" width="{}" height="{}" fill="{}" rx="2"/>')
+                      .format(_n(label_w), _n(y + 3), _n(w), _n(row - 6), b.colour))
         if part_w:
             shapes.append(Markup('<rect x="{}" y="{}" width="{}" height="{}" fill="{}" '
                                  'rx="2"/>').format(_n(label_w), _n(y + 3), _n(part_w),
                                                     _n(row - 6), "#7a1410"))
         shapes.append(Markup('<text x="{}" y="{}">{}</text>').format(
-            _n(label_w + w + 5), _n(y + row * 0.68), b.text or number(b.value)))
+            _n(label_w + (track if scale_to is not None else w) + 5), _n(y + row * 0.68),
+            b.text or number(b.value)))
         rows.append(_linked(b.href, Markup('<g class="bar">{}</g>').format(
             Markup("").join(shapes))))
     if not items:
@@ -133,6 +150,16 @@ def bars(items: Sequence[Bar], *, title: str, scale_to: float | None = None,
     axis = Markup('<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}"/>').format(
         _n(label_w), _n(pad), _n(label_w), _n(height - pad), GRID)
     return _svg(width, height, title, [axis, *rows])
+
+
+def _label_width(items: Sequence[Bar]) -> float:
+    longest = max((len(_short(b.label)) for b in items), default=4)
+    return round(longest * CHAR_W + 12, 1)
+
+
+def _value_width(items: Sequence[Bar]) -> float:
+    longest = max((len(b.text or number(b.value)) for b in items), default=1)
+    return round(longest * CHAR_W + 12, 1)
 
 
 # --------------------------------------------------------------------------- donut
@@ -171,11 +198,11 @@ def donut(slices: Sequence[Slice], *, title: str, centre: str = "",
     top = max(cy - line_h * len(slices) / 2, 4.0)
     for i, s in enumerate(slices):
         y = top + i * line_h
-        share = _share(s.value / total) if total > 0 else "-"
+        part = _share(s.value / total) if total > 0 else "-"
         item = Markup('<rect x="{}" y="{}" width="12" height="12" fill="{}" rx="2"/>'
                       '<text x="{}" y="{}">{}: {} ({})</text>').format(
             _n(legend_x), _n(y + 2), s.colour, _n(legend_x + 18), _n(y + 12), s.label,
-            number(s.value), share)
+            number(s.value), part)
         parts.append(_linked(s.href, Markup('<g class="legend">{}</g>').format(item)))
     height = max(size, top + line_h * len(slices) + 4)
     return _svg(width, height, title, parts)

@@ -3,10 +3,12 @@ and % met, then one requirement's devices with the evidence behind each status (
 results, attestations with their files, waivers); ``/ui/evidence/{id}`` downloads an
 evidence file for a signed-in user, with the API's safe headers.
 
-The catalogue list costs nothing; a framework or requirement view runs the compliance
-report for that one framework (every device in scope once: ~24 s per 100,000 devices),
-once per request, and only when asked: "% met for every framework" is a button, and a
-site narrows every view.
+The catalogue list costs nothing and shows each framework's % met from the latest daily
+summary snapshot (``services.overview.latest_snapshot``: a few rows), with a bar chart;
+a framework or requirement view runs the compliance report for that one framework
+(every device in scope once: ~24 s per 100,000 devices), once per request, and only
+when asked: "% met now for every framework" is a button, and a site narrows every view
+(the daily summary covers every site, so it is shown only for the whole estate).
 
 Must not: compute a status itself (``services.compliance_report`` does), or show device
 text (check evidence, banners) other than as escaped text.
@@ -26,12 +28,14 @@ from fleetwarden.domain.model import Site
 from fleetwarden.domain.records import RecordKind
 from fleetwarden.entrypoints.api.auth import fleetwarden_app
 from fleetwarden.entrypoints.api.compliance import download_evidence
+from fleetwarden.entrypoints.web import charts
 from fleetwarden.entrypoints.web import queues_common as q
 from fleetwarden.entrypoints.web.render import page
 from fleetwarden.entrypoints.web.session import Session
 from fleetwarden.errors import InputError
 from fleetwarden.services import compliance_browse, registry
 from fleetwarden.services.compliance_report import compliance_report
+from fleetwarden.services.overview import Snapshot, latest_snapshot
 from fleetwarden.services.signin import WebSession
 
 router = APIRouter(include_in_schema=False)
@@ -94,11 +98,35 @@ def compliance(request: Request, session: Session, framework: str | None = None,
             })
         ctx.update(framework=fw, report=report, groups=groups, percent=fw.compliance_percent,
                    statuses=[s.value for s in STATUSES])
-    elif every:
-        report = compliance_report(platform, principal, site=chosen, entry_limit=0)
-        ctx["percents"] = {f.id: f.compliance_percent for f in report.frameworks}
-        ctx["report"] = report
+    else:
+        if chosen is None:
+            ctx.update(_daily(latest_snapshot(platform, principal)))
+        if every:
+            report = compliance_report(platform, principal, site=chosen, entry_limit=0)
+            ctx["percents"] = {f.id: f.compliance_percent for f in report.frameworks}
+            ctx["report"] = report
     return page(request, "ui/compliance.html", ctx, session=session)
+
+
+def _daily(snapshot: Snapshot | None) -> dict[str, Any]:
+    """The daily summary's % met per framework, its change since the summary before,
+    and a bar chart of them."""
+    if snapshot is None:
+        return {"snapshot": None}
+    measured = [f for f in snapshot.compliance if f.percent is not None]
+    return {
+        "snapshot": snapshot,
+        "daily": {f.id: {"percent": f.percent,
+                         "change": None if f.percent is None or f.previous is None
+                         else round(f.percent - f.previous, 1)}
+                  for f in snapshot.compliance},
+        "daily_chart": charts.bars(
+            [charts.Bar(f.id, f.percent or 0.0,
+                        q.link(PATH, {"framework": f.id}), text=f"{f.percent:.1f} %",
+                        colour=charts.PALETTE[2]) for f in measured],
+            title=f"Device-requirement pairs met per framework, {snapshot.day.isoformat()}",
+            scale_to=100, width=520) if measured else None,
+    }
 
 
 def _evidence(e: Any, files: dict[str, int]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``/ui/devices/{id}``: one device in depth, and the actions on it.
 
-Sections: identity, lifecycle timeline (the device's audit events), what discovery saw
+Sections: identity, lifecycle timeline (the device's audit events, and the bulk import it
+came in with when no event records its creation), what discovery saw
 (services, TLS, certificates, the TLS checks), software components, vulnerability
 findings, compliance per requirement with the check evidence and the attestations and
 waivers behind each verdict, and risk with every factor. Every read is about this one
@@ -82,10 +83,15 @@ def _render(request: Request, session: WebSession, device_id: int, *,
     change_control = (p.tenant.settings.require_change_approval
                       and needs_change_approval(device.lifecycle_state))
     today = platform.now().date()
+    history = audit.history(platform, p, "device", device_id)
+    # an import writes one event for its whole file: a device no ``device.create``
+    # names came in with one of them
+    created = any(e.action == "device.create" for e in history)
     ctx: dict[str, Any] = {
         "d": device, "risk": risk_show(platform, p, device_id),
-        "timeline": [(e, sections.changes(e))
-                     for e in reversed(audit.history(platform, p, "device", device_id))],
+        "timeline": [(e, sections.changes(e)) for e in reversed(history)],
+        "bulk_imports": None if created else sections.bulk_imports(
+            device_view.bulk_imports(platform, p)),
         "hosts": sections.network(device_view.hosts(platform, p, device_id)),
         "network_results": network_results, "other_results": other_results,
         "components": components[:MAX_COMPONENTS], "component_count": len(components),

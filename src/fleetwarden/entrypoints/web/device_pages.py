@@ -25,6 +25,7 @@ from fleetwarden.domain.vocab import Criticality, DeviceType
 from fleetwarden.entrypoints.api.auth import fleetwarden_app
 from fleetwarden.entrypoints.api.cursor import MAX_CURSOR, MAX_ID
 from fleetwarden.entrypoints.web import device_listing as listing
+from fleetwarden.entrypoints.web.labels import vendor_model
 from fleetwarden.entrypoints.web.render import page
 from fleetwarden.entrypoints.web.session import Session, redirect, require_csrf
 from fleetwarden.errors import InputError, NotFound
@@ -65,7 +66,8 @@ def _options(platform: Platform, principal: Principal) -> dict[str, list[tuple[i
                   if isinstance(r, Site) and r.id is not None],
         "segments": [(r.id, r.name) for r in listed(RecordKind.SEGMENT, "name")
                      if isinstance(r, Segment) and r.id is not None],
-        "models": [(r.id, f"{r.vendor} {r.model}") for r in listed(RecordKind.MODEL, "vendor")
+        "models": [(r.id, vendor_model(r.vendor, r.model))
+                   for r in listed(RecordKind.MODEL, "vendor")
                    if isinstance(r, DeviceModel) and r.id is not None],
     }
 

@@ -4,7 +4,9 @@ choices the page's forms offer.
 
 Device-supplied text (banners, titles, certificate subjects, hostnames) stays plain
 text here: control characters are shown as ``\\xNN`` escapes and very long values are
-cut, then the template autoescapes it.
+cut, then the template autoescapes it. A service's banner and fields are shown once each
+(a field that repeats the banner, or another field, is named beside it, not repeated),
+and a long one as its first ``SHORT_TEXT`` characters with the rest behind a disclosure.
 
 Must not: call services, mark anything safe, or decide what a user may do (the
 template asks ``can``; the services refuse anyway).
@@ -19,11 +21,14 @@ from typing import Any
 
 from fleetwarden.domain.audit import AuditEvent
 from fleetwarden.domain.compliance.records import StoredResult
+from fleetwarden.domain.discovery import MAX_TEXT as MAX_DEVICE_TEXT
 from fleetwarden.domain.inventory import DiscoveredHost
 from fleetwarden.domain.lifecycle import TRANSITIONS, LifecycleState
 
 MAX_TEXT = 600
 """Characters of one device-supplied value shown (a banner can be megabytes)."""
+SHORT_TEXT = 200
+"""Characters of a banner or field shown at first; the rest is one click away."""
 NETWORK_CHECKS = ("tls-", "cert-", "key-")
 """Checks about TLS and certificates, shown with the services they looked at."""
 
@@ -68,7 +73,64 @@ def changes(e: AuditEvent) -> list[Change]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class BulkImport:
+    """A ``device.import`` audit event, for the timeline of a device it may have made."""
+
+    seq: int
+    at: str
+    actor: str
+    source: str
+    """The file (or "demo estate") as the import named it."""
+    created: int | None
+
+
+def bulk_imports(events: Iterable[AuditEvent]) -> list[BulkImport]:
+    out = []
+    for e in events:
+        after = e.after or {}
+        created = after.get("created")
+        out.append(BulkImport(e.seq, e.at[:19].replace("T", " "), e.actor,
+                              str(after.get("file") or "-"),
+                              created if isinstance(created, int) else None))
+    return out
+
+
 # ------------------------------------------------------------------- network
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A banner or field as shown: ``short`` always, ``full`` behind a disclosure when
+    the value is longer than ``SHORT_TEXT`` (empty otherwise)."""
+
+    short: str
+    full: str
+    length: int
+    """Characters the device sent (as stored)."""
+
+
+def said(value: object) -> Said:
+    text = "" if value is None else str(value)
+    if len(text) <= SHORT_TEXT:
+        return Said(printable(text), "", len(text))
+    return Said(printable(text[:SHORT_TEXT]), printable(text, MAX_DEVICE_TEXT), len(text))
+
+
+def _texts(banner: object, fields: Mapping[str, Any]) -> list[tuple[str, Said]]:
+    """(names, text) once per distinct text: the banner first, then the fields by
+    name; a field that says what the banner or an earlier field said joins its names."""
+    names: dict[str, list[str]] = {}
+    if banner:
+        names[str(banner)] = ["banner"]
+    for key, value in sorted(fields.items()):
+        if value is None or value == "":
+            continue
+        same = names.setdefault(str(value), [])
+        name = printable(key, 64)
+        if name not in same:
+            same.append(name)
+    return [(", ".join(n), said(text)) for text, n in names.items()]
+
+
 @dataclass(frozen=True, slots=True)
 class Certificate:
     subject: str
@@ -87,8 +149,8 @@ class ServiceRow:
     port: str
     service: str
     product: str
-    banner: str
-    fields: list[tuple[str, str]]
+    texts: list[tuple[str, Said]]
+    """The banner and the fields: (their names, the text), each text once."""
     tls: str
     certificate: Certificate | None
 
@@ -97,8 +159,14 @@ class ServiceRow:
 class HostView:
     host: DiscoveredHost
     hostname: str
+    """Empty when the host has none."""
     fingerprint: str
     services: list[ServiceRow]
+
+    @property
+    def tls(self) -> bool:
+        """Whether any service spoke TLS (the table's TLS column is left out if not)."""
+        return any(s.tls or s.certificate for s in self.services)
 
 
 def _certificate(c: Mapping[str, Any]) -> Certificate:
@@ -123,8 +191,7 @@ def _service(s: Mapping[str, Any]) -> ServiceRow:
     return ServiceRow(
         port=f"{printable(s.get('transport') or 'tcp', 8)}/{printable(s.get('port'), 8)}",
         service=printable(s.get("service") or "unknown", 64), product=printable(product),
-        banner=printable(s.get("banner")),
-        fields=[(printable(k, 64), printable(v)) for k, v in sorted(fields.items())],
+        texts=_texts(s.get("banner"), fields),
         tls=printable(" ".join(str(x) for x in (tls.get("version"), tls.get("cipher")) if x))
         if tls else "",
         certificate=_certificate(cert) if isinstance(cert, Mapping) else None)
@@ -140,7 +207,7 @@ def network(hosts: Iterable[DiscoveredHost]) -> list[HostView]:
     for h in hosts:
         guess = " ".join(x for x in (h.vendor, h.model, h.firmware_version) if x)
         out.append(HostView(
-            host=h, hostname=printable(h.hostname or "-", 256),
+            host=h, hostname=printable(h.hostname, 256),
             fingerprint=printable(guess or "-") + (f" ({h.confidence:.0%})" if guess else ""),
             services=[_service(s) for s in sorted(h.services, key=_port_key)]))
     return out

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 
 from fleetwarden.entrypoints.api.auth import fleetwarden_app
 from fleetwarden.entrypoints.web import charts
+from fleetwarden.entrypoints.web.labels import label
 from fleetwarden.entrypoints.web.render import page
 from fleetwarden.entrypoints.web.session import Session
 from fleetwarden.services.overview import (
@@ -35,12 +36,12 @@ from fleetwarden.services.overview import (
 
 router = APIRouter(include_in_schema=False)
 
-SITES_SHOWN = 15
+BARS_SHOWN = 12
+"""Bars of a by-type or by-site chart; the rest are summed in a line under it, so the
+panels of a row stay about as tall as each other."""
 REFRESH_SECONDS = 5
 """How soon the "being computed" page reloads itself."""
 SNAPSHOT_COMMAND = "fleetwarden report summary"
-_ACRONYMS = {"cctv": "CCTV", "nvr": "NVR", "bms": "BMS", "iot": "IoT", "sim": "SIM",
-             "pdu": "PDU", "ups": "UPS", "voip": "VoIP", "plc": "PLC"}
 _STATE_COLOURS = {"planned": "#8a93a3", "procured": "#6b7f99", "commissioning": "#1f7a8c",
                   "in_service": "#2b7a3d", "maintenance": "#c9a227",
                   "quarantined": "#a8201a", "decommissioning": "#d0661a",
@@ -73,15 +74,6 @@ def overview(request: Request, session: Session) -> HTMLResponse:
     return page(request, "ui/overview.html", view(figures), session=session)
 
 
-def label(value: str) -> str:
-    """``cctv_camera`` -> ``CCTV camera``; ``in_service`` -> ``In service``."""
-    words = value.split("_")
-    shown = [_ACRONYMS.get(w, w) for w in words]
-    if shown[0] == words[0]:
-        shown[0] = shown[0][:1].upper() + shown[0][1:]
-    return " ".join(shown)
-
-
 def _href(path: str, **query: str) -> str:
     return f"{path}?{urlencode(query)}" if query else path
 
@@ -102,22 +94,24 @@ def view(o: Overview) -> dict[str, Any]:
         {"label": "Overdue findings", "value": overdue,
          "href": _href("/ui/vulns", overdue="1"), "alert": overdue > 0},
     ]
-    shown, rest = o.by_site[:SITES_SHOWN], o.by_site[SITES_SHOWN:]
+    types, more_types = o.by_type[:BARS_SHOWN], o.by_type[BARS_SHOWN:]
+    sites, more_sites = o.by_site[:BARS_SHOWN], o.by_site[BARS_SHOWN:]
     return {
         "o": o,
         "cards": cards,
         "refresh_minutes": max(1, round(refresh_age(o.seconds) / 60)),
         "type_chart": charts.bars(
             [charts.Bar(label(t.key), t.count, _href("/ui/devices", type=t.key))
-             for t in o.by_type], title="Devices by type"),
+             for t in types], title="Devices by type"),
+        "types_rest": (len(more_types), sum(t.count for t in more_types)),
         "state_chart": charts.bars(
             [charts.Bar(label(t.key), t.count, _href("/ui/devices", state=t.key),
                         colour=_STATE_COLOURS.get(t.key, charts.ACCENT))
              for t in o.by_state], title="Devices by lifecycle state"),
         "site_chart": charts.bars(
             [charts.Bar(t.label, t.count, _href("/ui/devices", site=t.key) if t.key else None)
-             for t in shown], title="Devices by site"),
-        "sites_rest": (len(rest), sum(t.count for t in rest)),
+             for t in sites], title="Devices by site"),
+        "sites_rest": (len(more_sites), sum(t.count for t in more_sites)),
         "priority_chart": charts.bars(
             [charts.Bar(f"P{p.level}", p.active, _href("/ui/vulns", priority=f"P{p.level}"),
                         part=p.overdue, colour=_PRIORITY_COLOURS[p.level])

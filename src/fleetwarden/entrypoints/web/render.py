@@ -22,6 +22,13 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from fleetwarden import __version__
+from fleetwarden.entrypoints.web.labels import (
+    label,
+    term,
+    vendor_model,
+    vendor_once,
+    with_article,
+)
 from fleetwarden.services.context import Permission, can
 from fleetwarden.services.signin import WebSession
 
@@ -62,6 +69,11 @@ def day(value: object) -> str:
 
 templates.env.filters["when"] = when
 templates.env.filters["day"] = day
+templates.env.filters["label"] = label
+templates.env.filters["term"] = term
+templates.env.filters["with_article"] = with_article
+templates.env.filters["vendor_once"] = vendor_once
+templates.env.globals["vendor_model"] = vendor_model
 
 
 def page(request: Request, name: str, context: Mapping[str, Any], *,
