@@ -6,10 +6,12 @@
 In a throw-away FLEETWARDEN_HOME: the demo register merged with the lab plan (registered
 lab devices filed like ``fleetwarden demo`` does, shadow devices left out), the lab started
 with the real CLI machinery, credential testing authorised on every segment, then ONE
-``assess`` over the lab's bind network with all checks, TLS scans included. Each planted
-weakness of the truth (``domain.lab.DETECTED_BY``) must give a FAIL of its check on that
-device's address (recall), and no device without the weakness may FAIL that check
-(false FAIL). Registered devices are matched by IP; shadow devices by their host's IP.
+``assess`` of the register's segments (their CIDRs as targets, as a user assesses the
+networks they run; every lab device sits on one) with all checks, TLS scans included.
+Each planted weakness of the truth (``domain.lab.DETECTED_BY``) must give a FAIL of its
+check on that device's address (recall), and no device without the weakness may FAIL
+that check (false FAIL). Registered devices are matched by IP; shadow devices by their
+host's IP.
 
 Goals (issue 6): recall 100 %, no false FAIL, the assessment of 1,000 devices within
 5 minutes. Writes bench/out/assess-<count>.json. Only loopback addresses the lab binds
@@ -19,6 +21,7 @@ are probed.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import os
 import sys
@@ -70,12 +73,14 @@ def main() -> None:
                                        plan)
         demo.seed(platform, principal, estate)
         with platform.uow(principal.tenant, False) as uow:
-            segs = sorted(uow.discovery.segment_cidrs())
+            registered = uow.discovery.segment_cidrs()
+        segs = sorted(registered)
+        cidrs = sorted({c for _, seg_cidrs in registered.values() for c in seg_cidrs})
         tenant = attestations.set_assess_settings(
             platform, principal, allow_segments=() if args.no_credentials else segs)
         principal = accounts.local_principal(tenant, "bench")
         t0 = time.perf_counter()
-        lab_state = lab_control.start_detached(home, options)
+        lab_control.start_detached(home, options)
         ready = time.perf_counter() - t0
         try:
             truth = _truth(home)
@@ -90,7 +95,7 @@ def main() -> None:
 
             t1 = time.perf_counter()
             run = assessment.assess(platform, principal, assessment.AssessRequest(
-                targets=(lab_state["bind"],),
+                targets=tuple(cidrs),
                 options=ScanOptions(udp=True, profile=args.profile), allow_outside_scope=True),
                 progress=progress)
             elapsed = time.perf_counter() - t1
@@ -98,6 +103,7 @@ def main() -> None:
             lab_control.stop(home)
         score = _score(truth, run.findings)
     out = {"count": args.count, "scenario": args.scenario, "profile": args.profile,
+           "targets": len(cidrs), "addresses": sum(_size(c) for c in cidrs),
            "lab_ready_s": round(ready, 1), "assess_s": round(elapsed, 1),
            "phases_s": {k: round(v, 1) for k, v in phases.items()},
            "devices": run.devices, "unregistered": run.unregistered,
@@ -114,6 +120,10 @@ def main() -> None:
               f"{row['false_fail']:11}")
     print(f"overall recall {score['recall']:.2%}, false FAILs {score['false_fail']}; "
           f"written {path}")
+
+
+def _size(cidr: str) -> int:
+    return ipaddress.ip_network(cidr, strict=False).num_addresses
 
 
 def _truth(home: Path) -> list[dict[str, Any]]:

@@ -19,7 +19,9 @@ from fleetwarden.domain.lab import (
     Service,
     Weakness,
     check_bind,
+    login_of,
     port_for,
+    shared_certificate_group,
     truth_record,
 )
 from fleetwarden.errors import InputError
@@ -64,8 +66,41 @@ def test_every_weakness_is_backed_by_what_the_device_offers(plan):
         if Weakness.DEFAULT_CREDENTIALS in device.weaknesses:
             assert device.credentials
             assert all(c.service in offered for c in device.credentials)
+            # the model's own defaults, on every offered service sharing their login
+            defaults = families()[device.family].credentials_for(device.vendor, device.model)
+            accounts = {(login_of(c.service), c.username, c.password) for c in defaults}
+            assert {(login_of(c.service), c.username, c.password)
+                    for c in device.credentials} <= accounts
+            for c in device.credentials:
+                for service in offered:
+                    if login_of(service) is login_of(c.service):
+                        assert device.accepts(service, c.username, c.password)
         else:
             assert device.credentials == ()
+
+
+@pytest.mark.parametrize(("scenario", "count", "seed"), [
+    ("large-force", 1000, 7), ("small-force", 150, 3), ("small-force", 400, 11)])
+def test_every_planted_shared_certificate_has_a_peer(scenario: str, count: int, seed: int):
+    """The lab's certificates are one per ``shared_certificate_group``: a device alone in
+    its group serves a certificate nobody else has, so it must not claim the weakness."""
+    devices = plan_lab(scenario, count=count, seed=seed).devices
+    groups = Counter(shared_certificate_group(d.vendor, d.model, d.weaknesses)
+                     for d in devices)
+    for device in devices:
+        group = shared_certificate_group(device.vendor, device.model, device.weaknesses)
+        if Weakness.SHARED_CERTIFICATE in device.weaknesses:
+            assert group is not None and groups[group] >= 2, device.ip
+        else:
+            assert group is None
+    assert any(Weakness.SHARED_CERTIFICATE in d.weaknesses for d in devices)
+
+
+def test_a_model_without_a_public_default_never_has_the_weakness():
+    plan = plan_lab("large-force", count=1000, seed=7)
+    for device in plan.devices:
+        if not families()[device.family].credentials_for(device.vendor, device.model):
+            assert Weakness.DEFAULT_CREDENTIALS not in device.weaknesses, device.ip
 
 
 def test_outdated_firmware_carries_the_outdated_stack(plan):

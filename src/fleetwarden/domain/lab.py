@@ -126,8 +126,34 @@ DETECTED_BY: Mapping[Weakness, str] = {
     Weakness.MQTT_NO_AUTH: "mqtt-no-auth",
 }
 
-#: Services that check the same accounts as another (one broker behind 1883 and 8883).
-SAME_LOGIN: Mapping[Service, Service] = {Service.MQTTS: Service.MQTT}
+#: Services that check the same accounts as another: a device's one web server behind
+#: HTTP and HTTPS, one broker behind 1883 and 8883. A default listed for either is
+#: accepted on both (an assessor tries the TLS port of a shared login first).
+SAME_LOGIN: Mapping[Service, Service] = {Service.HTTPS: Service.HTTP,
+                                         Service.MQTTS: Service.MQTT}
+
+
+def login_of(service: Service) -> Service:
+    """The login a service checks accounts against (itself unless ``SAME_LOGIN`` says)."""
+    return SAME_LOGIN.get(service, service)
+
+
+def certificate_key_kind(weaknesses: frozenset[Weakness] | set[Weakness]) -> str:
+    """The key a device's certificate carries: 1024-bit RSA with weak ciphers, else P-256."""
+    return "rsa1024" if Weakness.WEAK_CIPHERS in weaknesses else "ec"
+
+
+def shared_certificate_group(vendor: str, model: str,
+                             weaknesses: frozenset[Weakness] | set[Weakness]
+                             ) -> tuple[str, str, str] | None:
+    """Which certificate baked into the firmware a device serves, or None when it has
+    its own. Every unit of a model with ``SHARED_CERTIFICATE`` and the same key kind
+    serves the one certificate of its group; the lab's certificates and its planner
+    both key on this, so the weakness is only claimed where a peer really shares it."""
+    if Weakness.SHARED_CERTIFICATE not in weaknesses:
+        return None
+    return vendor, model, certificate_key_kind(weaknesses)
+
 
 @dataclass(frozen=True, slots=True)
 class LabService:
@@ -189,9 +215,9 @@ class LabDevice:
 
     def accepts(self, service: Service, username: str, password: str) -> bool:
         """Whether a login succeeds: a default credential, or the device's own secret."""
-        service = SAME_LOGIN.get(service, service)
-        if any(c.service is service and c.username == username and c.password == password
-               for c in self.credentials):
+        login = login_of(service)
+        if any(login_of(c.service) is login and c.username == username
+               and c.password == password for c in self.credentials):
             return True
         return bool(self.secret) and password == self.secret and username == "fwlab"
 

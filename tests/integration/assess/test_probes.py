@@ -64,9 +64,6 @@ KIND = {"http": "http", "https": "http", "rtsp": "rtsp", "telnet": "telnet", "ft
         "ssh": "ssh", "mqtt": "mqtt", "mqtts": "mqtt"}
 #: Which port of a shared login is tried (TLS first), by kind.
 PREFERRED = {"http": (Service.HTTPS, Service.HTTP), "mqtt": (Service.MQTTS, Service.MQTT)}
-#: Lab defaults that are not documented public defaults (see the report to the lead).
-NOT_PUBLIC = {("alarm", "telnet", "engineer"), ("health", "ssh", "oxe"),
-              ("drone_dock", "mqtt", "dji")}
 
 
 def _pick(what: str, pred: Callable[[LabDevice], bool]) -> LabDevice:
@@ -288,6 +285,65 @@ def test_tls_scan_flags_legacy_and_weak_devices_and_grades_a_compliant_one(
     assert unreachable.accepted_protocols == () and unreachable.mozilla_profile is None
 
 
+def _tls_targets(servers: _Servers, tmp_path: Path) -> tuple[list[tuple[str, int, str]], Path]:
+    """The lab's TLS services (legacy, weak, modern, shared logins), a compliant server
+    of our own, a closed port and a target that is no address."""
+    ip = next_ip()
+    ca_file, chain = _issue_certificates(tmp_path, ip)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(chain)
+    port = servers.serve(ip, _http_ok, tls=context)
+    targets = [(d.ip, s.port, s.service.value) for d in (LEGACY, WEAK, MODERN, *WITH_DEFAULTS)
+               for s in d.services if s.service in TLS_SERVICES]
+    targets += [(ip, port, "https"), (next_ip(), 443, "https"), ("not-an-ip", 443, "https")]
+    return targets, ca_file
+
+
+def test_tls_scan_in_worker_processes_and_with_refused_protocols_skipped_gives_the_same(
+        lab: Lab, servers: _Servers, tmp_path: Path) -> None:
+    """One process or a pool, refused protocols probed or enumerated suite by suite: the
+    same result for every target (legacy, weak and modern lab devices, a compliant
+    server, a closed port, a bad address)."""
+    targets, ca_file = _tls_targets(servers, tmp_path)
+    assert len(targets) >= 8
+    seen: list[tuple[int, int]] = []
+
+    full = scan_tls(targets, timeout=2, ca_file=ca_file, processes=1, skip_refused=False)
+    here = scan_tls(targets, timeout=2, ca_file=ca_file, processes=1)
+    pooled = scan_tls(targets + targets[:2], timeout=2, ca_file=ca_file, processes=2,
+                      pool_threshold=2, progress=lambda done, total: seen.append((done, total)))
+
+    assert set(pooled) == set(here) == set(full) == {(t[0], t[1]) for t in targets}
+    assert here == full
+    assert pooled == here
+    legacy = here[(LEGACY.ip, LEGACY.service(Service.HTTPS).port)]  # type: ignore[union-attr]
+    assert {"TLSv1", "TLSv1.1"} <= set(legacy.accepted_protocols)  # not skipped: spoken
+    assert sum(scan.error is None for scan in pooled.values()) >= len(targets) - 2
+    # progress counts every target once, never backwards, and ends at the total
+    assert seen[-1] == (len(targets), len(targets))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+
+
+def _worker_breaks(*args: object) -> object:
+    raise RuntimeError("sslyze broke in the worker")
+
+
+def test_a_failing_tls_worker_gives_its_targets_an_error_and_the_rest_complete(
+        lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fleetwarden.adapters.assess import tls
+
+    targets = [(d.ip, d.service(Service.HTTPS).port, "https")  # type: ignore[union-attr]
+               for d in (LEGACY, WEAK, MODERN)]
+    monkeypatch.setattr(tls, "_scan_chunk", _worker_breaks)  # what workers are sent
+
+    result = scan_tls(targets, timeout=2, processes=2, pool_threshold=2)
+
+    assert set(result) == {(t[0], t[1]) for t in targets}
+    assert all(scan.error == "sslyze worker failed: RuntimeError" for scan in result.values())
+    assert all(scan.accepted_protocols == () for scan in result.values())
+
+
 def test_tls_scan_refuses_a_missing_ca_file_and_reports_bad_targets(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="ca-file"):
         scan_tls([("127.0.0.1", 443, "https")], ca_file=tmp_path / "missing.pem")
@@ -486,17 +542,21 @@ def test_hostile_services_are_skipped_with_a_reason(servers: _Servers) -> None:
 
 
 # ------------------------------------------------------------------ the catalogue
-def test_every_public_lab_default_is_in_the_catalogue() -> None:
-    accounts = {(kind, e.username, e.password) for e in CATALOGUE for kind in e.services}
-    missing = []
+def test_every_lab_default_is_a_catalogue_entry_the_budget_reaches() -> None:
+    """The lab plants only what a tester could find: each model's defaults are entries
+    of the built-in catalogue (its vendor's, or generic), within the attempt budget for
+    the vendor the assessor knows (the register's, which the lab shares)."""
+    out_of_reach = []
     for family in families().values():
-        for c in family.default_credentials:
-            kind = KIND[c.service.value]
-            if (family.name, kind, c.username) in NOT_PUBLIC:
-                continue
-            if (kind, c.username, c.password) not in accounts:
-                missing.append((family.name, c.service.value, c.username))
-    assert not missing
+        for model in family.models:
+            vendor = model["vendor"]
+            for c in family.credentials_for(vendor, model["model"]):
+                kind = KIND[c.service.value]
+                tried = entries_for(CATALOGUE, vendor, kind)[:BUDGET]
+                if not any(e.username == c.username and e.password == c.password
+                           for e in tried):
+                    out_of_reach.append((family.name, vendor, c.service.value, c.username))
+    assert not out_of_reach
     assert len({e.id for e in CATALOGUE}) == len(CATALOGUE)
     assert all(e.source for e in CATALOGUE)
     # Services the lab serves over TLS are tried as their plain login's kind.

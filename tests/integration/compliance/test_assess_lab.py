@@ -23,8 +23,6 @@ from tests.integration.helpers import Env, make_env
 from tests.integration.lab.harness import next_ip, running_lab
 
 PLAN = make_plan(LabOptions(scenario="small-force", seed=7))
-#: Lab defaults no public catalogue lists (see tests/integration/assess/test_probes.py).
-NOT_PUBLIC = {"alarm", "health", "drone_dock"}
 WANTED = (Weakness.TELNET_OPEN, Weakness.FTP_OPEN, Weakness.HTTP_BASIC_CLEARTEXT,
           Weakness.DEFAULT_CREDENTIALS, Weakness.LEGACY_TLS, Weakness.WEAK_CIPHERS,
           Weakness.EXPIRED_CERTIFICATE, Weakness.SELF_SIGNED_CERTIFICATE,
@@ -37,8 +35,7 @@ def _sample() -> list[LabDevice]:
     chosen: dict[str, LabDevice] = {}
     for w in WANTED:
         for d in PLAN.devices:
-            if (w in d.weaknesses and d.family not in NOT_PUBLIC
-                    and Weakness.SHARED_CERTIFICATE not in d.weaknesses):
+            if w in d.weaknesses and Weakness.SHARED_CERTIFICATE not in d.weaknesses:
                 chosen.setdefault(d.serial, d)
                 break
     clean = [d for d in PLAN.devices if not d.weaknesses - {Weakness.VULNERABLE_FIRMWARE}]

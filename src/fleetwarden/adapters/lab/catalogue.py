@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,12 @@ class Family:
     """Unresolved templates: the defaults overlaid with the family's own."""
     model_persona: Mapping[str, Mapping[str, str]]
     """Per model ("Vendor|Model"), templates that differ from the family's."""
+    model_credentials: Mapping[str, tuple[Credential, ...]] = field(default_factory=dict)
+    """Per model ("Vendor|Model"), defaults that replace the family's (empty: none)."""
+
+    def credentials_for(self, vendor: str, model: str) -> tuple[Credential, ...]:
+        """The public defaults a unit of this model accepts when it keeps them."""
+        return self.model_credentials.get(f"{vendor}|{model}", self.default_credentials)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,15 +130,27 @@ def _family(
         models=tuple(picked),
         services=frozenset(Service(s) for s in raw["services"]),
         can_open=frozenset(Service(s) for s in raw.get("can_open", [])),
-        default_credentials=tuple(
-            Credential(Service(c["service"]), c["username"], c["password"])
-            for c in raw.get("default_credentials", [])
-        ),
+        default_credentials=_credentials(raw.get("default_credentials", [])),
         outdated=dict(stack.get("outdated", {})),
         current=dict(stack.get("current", {})),
         persona={**defaults, **raw.get("persona", {})},
         model_persona=_model_persona(raw, picked),
+        model_credentials=_model_credentials(raw, picked),
     )
+
+
+def _credentials(raw: Any) -> tuple[Credential, ...]:
+    return tuple(Credential(Service(c["service"]), c["username"], c["password"]) for c in raw)
+
+
+def _model_credentials(raw: Mapping[str, Any], models: list[Mapping[str, Any]]
+                       ) -> dict[str, tuple[Credential, ...]]:
+    out = {str(k): _credentials(v) for k, v in raw.get("model_credentials", {}).items()}
+    names = {f"{m['vendor']}|{m['model']}" for m in models}
+    if set(out) - names:
+        raise ValueError("model_credentials for models not in the family: "
+                         f"{sorted(set(out) - names)}")
+    return out
 
 
 def _model_persona(raw: Mapping[str, Any], models: list[Mapping[str, Any]]

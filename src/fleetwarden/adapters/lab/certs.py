@@ -27,7 +27,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from fleetwarden.domain.lab import LabDevice, LabService, Weakness
+from fleetwarden.domain.lab import (
+    LabDevice,
+    LabService,
+    Weakness,
+    certificate_key_kind,
+    shared_certificate_group,
+)
 
 log = logging.getLogger("fleetwarden.lab")
 
@@ -115,9 +121,11 @@ class LabCertificates:
     def _file(self, device: LabDevice) -> Path:
         """The device's PEM (certificate, then key), made once even with several lab
         processes: the first to link its file into place wins, the others use it."""
-        kind = "rsa1024" if Weakness.WEAK_CIPHERS in device.weaknesses else "ec"
-        if Weakness.SHARED_CERTIFICATE in device.weaknesses:
-            stem = f"model-{_digest(device.vendor, device.model)}-{kind}"
+        kind = certificate_key_kind(device.weaknesses)
+        group = shared_certificate_group(device.vendor, device.model, device.weaknesses)
+        if group is not None:  # one file per group: every unit of it serves the same
+            vendor, model, kind = group
+            stem = f"model-{_digest(vendor, model)}-{kind}"
         else:  # what the certificate says is in its name, so no other device reuses it
             tls_weak = sorted(w.value for w in device.weaknesses & _CERT_WEAKNESSES)
             stem = f"device-{device.index}-" + _digest(

@@ -11,9 +11,11 @@ Must not: open sockets or write files.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import random
 import string
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -40,7 +42,9 @@ from fleetwarden.domain.lab import (
     Service,
     Weakness,
     check_bind,
+    login_of,
     port_for,
+    shared_certificate_group,
 )
 from fleetwarden.errors import ConfigurationError, InputError
 
@@ -102,7 +106,7 @@ def plan_lab(
     net = check_bind(bind, namespaces=namespaces)
     planner = _Planner(scen, seed, net, privileged, unprivileged_start,
                        set(exclude_ips), set(exclude_macs), first_host_number)
-    devices = tuple(planner.device(i) for i in range(n))
+    devices = _unshare_lone_certificates([planner.device(i) for i in range(n)])
     real_ports = privileged or unprivileged_start <= min(WELL_KNOWN[s][0] for s in Service)
     return LabPlan(scen.name, seed, str(net), real_ports, devices)
 
@@ -157,7 +161,8 @@ class _Planner:
         stem = f"{site_code.lower()}-{self.cat['device_types'][model['device_type']]['host']}"
         self.numbers[stem] = self.numbers.get(stem, self.first - 1) + 1
         hostname = f"{stem}-{self.numbers[stem]:04d}"
-        weaknesses, offered = self._weaknesses(rng, family)
+        defaults = family.credentials_for(model["vendor"], model["model"])
+        weaknesses, offered = self._weaknesses(rng, family, defaults)
         versions = model["firmware_versions"]
         vulnerable = Weakness.VULNERABLE_FIRMWARE in weaknesses
         firmware = rng.choice(versions[:-1]) if vulnerable else versions[-1]
@@ -172,7 +177,7 @@ class _Planner:
             persona["http_auth"] = "basic"
         credentials: tuple[Credential, ...] = ()
         if Weakness.DEFAULT_CREDENTIALS in weaknesses:
-            credentials = tuple(c for c in family.default_credentials if c.service in offered)
+            credentials = _offered_credentials(defaults, offered)
         return LabDevice(
             index=index, ip=ip, mac=mac, serial=serial, vendor=model["vendor"],
             model=model["model"], device_type=model["device_type"], firmware_version=firmware,
@@ -187,7 +192,7 @@ class _Planner:
 
     # --------------------------------------------------------------- weaknesses
     def _weaknesses(
-        self, rng: random.Random, family: Family
+        self, rng: random.Random, family: Family, defaults: tuple[Credential, ...]
     ) -> tuple[set[Weakness], set[Service]]:
         """The device's weaknesses and the services it ends up offering."""
         possible = family.services | family.can_open
@@ -216,9 +221,8 @@ class _Planner:
                 chosen.add(weakness)
         if Service.HTTP in offered and family.persona.get("http_auth") == "basic":
             chosen.add(Weakness.HTTP_BASIC_CLEARTEXT)
-        if Weakness.DEFAULT_CREDENTIALS in chosen and not any(
-            c.service in offered for c in family.default_credentials
-        ):
+        if Weakness.DEFAULT_CREDENTIALS in chosen and not _offered_credentials(defaults,
+                                                                               offered):
             chosen.discard(Weakness.DEFAULT_CREDENTIALS)
         return chosen, offered
 
@@ -327,6 +331,37 @@ class _Planner:
                 self.serials.add(serial)
                 return serial
         raise ConfigurationError(f"lab: serial template of {model['model']} ran out")
+
+
+def _offered_credentials(defaults: Iterable[Credential], offered: set[Service]
+                         ) -> tuple[Credential, ...]:
+    """The defaults on the services a device offers: one listed for a login is listed
+    for every offered service sharing it (the web UI's on HTTP and HTTPS)."""
+    out: list[Credential] = []
+    for credential in defaults:
+        login = login_of(credential.service)
+        for service in sorted(offered, key=lambda s: WELL_KNOWN[s][0]):
+            if login_of(service) is login:
+                out.append(Credential(service, credential.username, credential.password))
+    return tuple(dict.fromkeys(out))
+
+
+def _unshare_lone_certificates(devices: list[LabDevice]) -> tuple[LabDevice, ...]:
+    """Devices whose shared-certificate group has no other member: nothing shares their
+    certificate, so the truth must not say so. Such a device keeps the self-signed,
+    long-lived certificate a firmware-baked one is (``certs`` issues it self-signed as
+    ``self_signed_certificate`` says); it was planned without ``expired_certificate``,
+    and its certificate then is not expired either."""
+    groups = Counter(shared_certificate_group(d.vendor, d.model, d.weaknesses)
+                     for d in devices)
+    out = []
+    for device in devices:
+        group = shared_certificate_group(device.vendor, device.model, device.weaknesses)
+        if group is not None and groups[group] < 2:
+            device = dataclasses.replace(
+                device, weaknesses=device.weaknesses - {Weakness.SHARED_CERTIFICATE})
+        out.append(device)
+    return tuple(out)
 
 
 class _Fields(dict[str, str]):
