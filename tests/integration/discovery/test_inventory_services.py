@@ -30,7 +30,7 @@ from fleetwarden.services import accounts, alerts, audit, devices, inventory, re
 from fleetwarden.services import discovery as disc
 from fleetwarden.services.context import Principal
 from tests.integration.helpers import Env
-from tests.integration.lab.harness import make_device, running_lab
+from tests.integration.lab.harness import make_device, next_ip, running_lab
 
 OPTIONS = ScanOptions(udp=True)
 
@@ -149,8 +149,11 @@ def test_viewer_may_look_but_not_scan_or_decide(env: Env, tmp_path: Path) -> Non
 
 
 def test_schedule_runs_when_due_and_records_the_scan(env: Env, tmp_path: Path) -> None:
+    # This worker's own address (the SQLite and PostgreSQL runs may overlap on two
+    # workers), alone in a /32 segment.
+    ip = next_ip()
     registry.create(env.platform, env.admin, RecordKind.SEGMENT,
-                    {"name": "small", "cidrs": ["127.79.250.0/29"]})
+                    {"name": "small", "cidrs": [f"{ip}/32"]})
     with pytest.raises(InputError, match="between"):
         schedules.add_schedule(env.platform, env.admin, "small", 5)
     with pytest.raises(NotFound):
@@ -160,7 +163,7 @@ def test_schedule_runs_when_due_and_records_the_scan(env: Env, tmp_path: Path) -
     with pytest.raises(Conflict):
         schedules.add_schedule(env.platform, env.admin, "small", 3600)
     dev = _shadow("DS-SCHED-01", "24:48:45:00:01:07")
-    dev = make_device((Service.HTTP,), ip="127.79.250.3", serial="DS-SCHED-01",
+    dev = make_device((Service.HTTP,), ip=ip, serial="DS-SCHED-01",
                       mac="24:48:45:00:01:07", registered=False)
     with running_lab([dev], tmp_path / "lab"):
         BackgroundWorker(env.platform).run_once()
@@ -169,7 +172,7 @@ def test_schedule_runs_when_due_and_records_the_scan(env: Env, tmp_path: Path) -
     assert after.next_run_at - (after.last_run_at or after.next_run_at) == timedelta(hours=1)
     scan = inventory.get_scan(env.platform, env.admin, after.last_scan_id)
     assert scan.actor == "scheduler" and scan.schedule_id == made.id
-    assert [h.ip for h in inventory.list_hosts(env.platform, env.admin)] == ["127.79.250.3"]
+    assert [h.ip for h in inventory.list_hosts(env.platform, env.admin)] == [ip]
     assert schedules.run_due(env.platform) == 0  # not due again for an hour
     schedules.remove_schedule(env.platform, env.admin, made.id or 0)
     assert schedules.list_schedules(env.platform, env.admin) == []
