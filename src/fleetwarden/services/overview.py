@@ -54,20 +54,19 @@ from fleetwarden.domain.findings import FindingQuery
 from fleetwarden.domain.lifecycle import LifecycleState
 from fleetwarden.domain.model import DataItem, Tenant
 from fleetwarden.domain.reconcile import HostStatus
-from fleetwarden.domain.records import RecordKind
 from fleetwarden.domain.risk import (
     LEVELS,
     BusinessImpact,
-    Impact,
     RiskInput,
     ThreatProfile,
     assess_risk,
     profile_for,
 )
 from fleetwarden.domain.vocab import Role
-from fleetwarden.ports import DeviceGroup, UnitOfWork
+from fleetwarden.ports import DeviceGroup
 from fleetwarden.services.compliance_report import summary_report
 from fleetwarden.services.context import Permission, Platform, Principal, require
+from fleetwarden.services.risk import all_data_items, data_in_scope, system_impact
 from fleetwarden.services.vulns import response_days
 
 log = logging.getLogger(__name__)
@@ -184,7 +183,7 @@ def compute(platform: Platform, principal: Principal, *, days: int = TREND_DAYS
         systems = uow.compliance.systems_of()
         members = uow.overview.device_groups_of(
             sorted({int(i) for s in systems for i in s["device_ids"]}))
-        items = _data_items(uow) if systems else []
+        items = all_data_items(uow) if systems else []
         unregistered = uow.discovery.count_hosts(HostStatus.UNREGISTERED)
         respond = response_days(uow.tenant.settings)
         active = uow.findings.report("site", FindingQuery(limit=1), now, respond)
@@ -291,29 +290,8 @@ def _risk(live: Sequence[DeviceGroup], members: Mapping[int, DeviceGroup],
 def _system_context(system: Mapping[str, Any], items: Sequence[DataItem]) -> _SystemContext:
     """The system's business impact (None when not assessed) and the highest
     classification of its data items and of every collection aggregating them."""
-    c, i, a = (str(system.get(k) or "") for k in ("confidentiality", "integrity",
-                                                  "availability"))
-    impact = (BusinessImpact(Impact(c), Impact(i), Impact(a), str(system["name"]))
-              if c and i and a else None)
-    chosen = {x.id for x in items if x.system_id == system["id"]}
-    grew = bool(chosen)
-    while grew:
-        more = {x.id for x in items if x.id not in chosen and chosen & set(x.aggregate_of)}
-        grew = bool(more)
-        chosen |= more
-    return impact, highest(x.classification for x in items if x.id in chosen)
-
-
-def _data_items(uow: UnitOfWork) -> list[DataItem]:
-    every: list[DataItem] = []
-    offset = 0
-    while True:
-        page = uow.records.list(RecordKind.DATA_ITEM, limit=1000, offset=offset, sort="id",
-                                descending=False)
-        every += [r for r in page if isinstance(r, DataItem)]
-        if len(page) < 1000:
-            return every
-        offset += 1000
+    in_scope = data_in_scope(items, {int(system["id"])})
+    return system_impact(system), highest(x.classification for x in in_scope)
 
 
 # ------------------------------------------------------------------------ snapshots

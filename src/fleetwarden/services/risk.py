@@ -10,6 +10,7 @@ Must not: score a device on facts it cannot name; missing facts are named factor
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +57,8 @@ def risk_show(platform: Platform, principal: Principal, device_id: int) -> Devic
             raise NotFound(f"device {device_id} not found")
         ctx = uow.compliance.device_context([device_id]).get(device_id)
         systems = [s for s in uow.compliance.systems_of() if device_id in s["device_ids"]]
-        items = _data_items(uow, {s["id"] for s in systems})
+        items = (data_in_scope(all_data_items(uow), {s["id"] for s in systems})
+                 if systems else [])
         hosts = uow.discovery.hosts_of_devices([device_id])
         latest = max(hosts, key=lambda h: (h.last_seen is not None, h.last_seen, h.id or 0),
                      default=None)
@@ -79,7 +81,7 @@ def risk_show(platform: Platform, principal: Principal, device_id: int) -> Devic
         zone=ctx.zone if ctx else None,
         data_classification=highest(i.classification for i in items),
         data_items=tuple(f"{i.name} ({i.classification.value})" for i in items),
-        business_impact=tuple(b for b in (_impact(s) for s in systems) if b is not None),
+        business_impact=tuple(b for b in (system_impact(s) for s in systems) if b is not None),
         open_services=services, checks=checks, vulns_by_priority=by_priority,
         kev=sum(1 for f in findings if f.get("kev")),
         overdue=sum(1 for f in findings if f.get("overdue")))
@@ -88,11 +90,8 @@ def risk_show(platform: Platform, principal: Principal, device_id: int) -> Devic
                       tuple(s["name"] for s in systems))
 
 
-def _data_items(uow: UnitOfWork, system_ids: set[int]) -> list[DataItem]:
-    """The items of the device's systems, and every collection that aggregates any of
-    them (transitively): a collection may be classified higher than its items (R7)."""
-    if not system_ids:
-        return []
+def all_data_items(uow: UnitOfWork) -> list[DataItem]:
+    """Every data item of the tenant, read a thousand at a time."""
     every: list[DataItem] = []
     offset = 0
     while True:
@@ -100,18 +99,24 @@ def _data_items(uow: UnitOfWork, system_ids: set[int]) -> list[DataItem]:
                                 descending=False)
         every += [r for r in page if isinstance(r, DataItem)]
         if len(page) < 1000:
-            break
+            return every
         offset += 1000
-    chosen = {i.id for i in every if i.system_id in system_ids}
-    grew = True
+
+
+def data_in_scope(items: Sequence[DataItem], system_ids: set[int]) -> list[DataItem]:
+    """The items of these systems, and every collection that aggregates any of them
+    (transitively): a collection may be classified higher than its items (R7)."""
+    chosen = {i.id for i in items if i.system_id in system_ids}
+    grew = bool(chosen)
     while grew:
-        more = {i.id for i in every if i.id not in chosen and chosen & set(i.aggregate_of)}
+        more = {i.id for i in items if i.id not in chosen and chosen & set(i.aggregate_of)}
         grew = bool(more)
         chosen |= more
-    return [i for i in every if i.id in chosen]
+    return [i for i in items if i.id in chosen]
 
 
-def _impact(system: dict[str, Any]) -> BusinessImpact | None:
+def system_impact(system: Mapping[str, Any]) -> BusinessImpact | None:
+    """The IoT system's business impact assessment, None until all three are set."""
     c, i, a = (str(system.get(k) or "") for k in ("confidentiality", "integrity",
                                                   "availability"))
     if not (c and i and a):
