@@ -61,7 +61,6 @@ def _either(json_handler: Handler) -> Handler:
         return page(request, "ui/error.html", {
             "heading": HEADINGS.get(status, "Something went wrong"),
             "message": message[:1].upper() + message[1:],
-            "back": request.headers.get("x-back") or None,
         }, session=session, status=status)
 
     return handle
